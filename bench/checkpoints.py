@@ -50,7 +50,7 @@ VISION = {
 def build_config(size: str, tokenizer, init_std: float = 0.02):
     from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
 
-    from ov_eval.testing.tiny_checkpoint import GRID_PINPOINTS
+    from ov_eval.demo.tiny_checkpoint import GRID_PINPOINTS
 
     if size not in TEXT:
         raise ValueError(f"unknown real-size config {size!r}; choose from {', '.join(TEXT)}")
@@ -92,7 +92,7 @@ def parameter_counts(size: str) -> dict[str, int]:
     import torch
     from transformers import LlavaOnevisionForConditionalGeneration
 
-    from ov_eval.testing.tiny_checkpoint import build_tokenizer
+    from ov_eval.demo.tiny_checkpoint import build_tokenizer
 
     config = build_config(size, build_tokenizer())
     with torch.device("meta"):
@@ -131,7 +131,7 @@ def build_random_checkpoint(
     import torch
     from transformers import GenerationConfig, LlavaOnevisionForConditionalGeneration
 
-    from ov_eval.testing.tiny_checkpoint import build_processor, build_tokenizer
+    from ov_eval.demo.tiny_checkpoint import build_processor, build_tokenizer
 
     tokenizer = build_tokenizer()
     config = build_config(size, tokenizer, init_std)
@@ -157,7 +157,7 @@ def build_random_checkpoint(
 
 def ensure_checkpoint(config: str, cache_dir: str | os.PathLike, device: str, init_std: float = 0.02) -> Path:
     """The checkpoint directory for ``config``; real-size ones are built once and cached."""
-    from ov_eval.testing.tiny_checkpoint import ensure_tiny_checkpoint
+    from ov_eval.demo.tiny_checkpoint import ensure_tiny_checkpoint
 
     if config == "tiny":
         return ensure_tiny_checkpoint("ov")

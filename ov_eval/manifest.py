@@ -30,14 +30,14 @@ def manifests() -> list:
             aliases=("llava_onevision_hf_ov",),
         ),
         # Test double: answers from a JSON file. Lets task configs be checked against
-        # hand-computed metrics through the real evaluator (see ov_eval/testing/fixed_answers.py).
+        # hand-computed metrics through the real evaluator (see tests/support/fixed_answers.py).
         ModelManifest(
             model_id="ov_fixed_answers",
-            simple_class_path="ov_eval.testing.fixed_answers.FixedAnswers",
+            simple_class_path="support.fixed_answers.FixedAnswers",
         ),
-        # Test double: the real adapter with injected out-of-memory and a call log (ov_eval/testing/faults.py).
+        # Test double: the real adapter with injected out-of-memory and a call log (tests/support/faults.py).
         ModelManifest(
             model_id="ov_faults",
-            simple_class_path="ov_eval.testing.faults.FaultyLlavaOneVision",
+            simple_class_path="support.faults.FaultyLlavaOneVision",
         ),
     ]

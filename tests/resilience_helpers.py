@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.evaluate import EvalRun, offline_env
+
 from ov_eval.lmms_output import results_files
-from ov_eval.testing.evaluate import EvalRun, offline_env
 
 DATA = Path(__file__).parent / "data"
 RESUME_TASK, POISON_TASK = "ov_test_resume", "ov_test_poison"

@@ -14,10 +14,9 @@ import json
 from dataclasses import dataclass
 
 import pytest
-
-from ov_eval.testing.evaluate import EvalRun, run_fixed_answers
-from ov_eval.testing.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
-from ov_eval.testing.fixtures import judged_mmvet_mathverse_vibe as fixtures
+from support.evaluate import EvalRun, run_fixed_answers
+from support.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
+from support.fixtures import judged_mmvet_mathverse_vibe as fixtures
 
 pytestmark = pytest.mark.slow
 

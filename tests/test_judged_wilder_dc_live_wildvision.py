@@ -12,10 +12,9 @@ The missing-judge and offline-import rules of every judged task: tests/test_judg
 from __future__ import annotations
 
 import pytest
-
-from ov_eval.testing.evaluate import run_fixed_answers
-from ov_eval.testing.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
-from ov_eval.testing.fixtures import judged_wilder_dc_live_wildvision as fixtures
+from support.evaluate import run_fixed_answers
+from support.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
+from support.fixtures import judged_wilder_dc_live_wildvision as fixtures
 
 pytestmark = pytest.mark.slow
 

@@ -12,20 +12,18 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from ov_eval.cli import main
-from ov_eval.lmms_output import results_files
-from ov_eval.task_index import JUDGED_DIR, leaf_tasks, suite_configs
-from ov_eval.testing.fake_openai import FakeOpenAI
-from ov_eval.testing.fixtures import (
+from support.fake_openai import FakeOpenAI
+from support.fixtures import (
     judged,
     judged_mmvet_mathverse_vibe,
     judged_video,
     judged_wilder_dc_live_wildvision,
-    multi_image,
-    single_image,
-    video,
 )
+
+from ov_eval.cli import main
+from ov_eval.demo.fixtures import multi_image, single_image, video
+from ov_eval.lmms_output import results_files
+from ov_eval.task_index import JUDGED_DIR, leaf_tasks, suite_configs
 
 pytestmark = pytest.mark.slow
 KEY = "sk-ov-eval-run-all-4d2c"

@@ -28,20 +28,21 @@ RANDOM_WARNING = (
 
 def build_fixtures(root: Path) -> None:
     """The bundled mini datasets of every modality, in the real hub schemas."""
-    from ov_eval.testing.fixtures import multi_image, single_image, video
+    from ov_eval.demo.fixtures import multi_image, single_image, video
 
     for module in (single_image, multi_image, video):
         module.build(root)
 
 
 def run_demo(out: Path, batch_size: int = 4) -> dict[str, Path]:
+    from support.evaluate import run_lmms_eval
+
+    from ov_eval.demo.tiny_checkpoint import ensure_tiny_checkpoint
     from ov_eval.report.build import build_report
     from ov_eval.report.dashboard import write_dashboard
     from ov_eval.report.history import connect, track
     from ov_eval.report.runs import discover, load_run
     from ov_eval.report.write import write_report
-    from ov_eval.testing.evaluate import run_lmms_eval
-    from ov_eval.testing.tiny_checkpoint import ensure_tiny_checkpoint
 
     tasks = [task for modality in DEMO_TASKS.values() for task in modality]
     out = Path(out).resolve()

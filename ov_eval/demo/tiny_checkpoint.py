@@ -196,7 +196,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, variant: str = "ov", seed:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     (out / "README.md").write_text(
-        f"Tiny RANDOM LLaVA-OneVision checkpoint ('{variant}', builder v{BUILDER_VERSION}) made by ov_eval.testing.\n"
+        f"Tiny RANDOM LLaVA-OneVision checkpoint ('{variant}', builder v{BUILDER_VERSION}) made by ov_eval.demo.\n"
         "Its answers are noise: use it to exercise code paths, never to measure anything.\n"
     )
     return out
