@@ -9,6 +9,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
+# The test-only lmms-eval models (ov_fixed_answers, ov_faults; see ov_eval/manifest.py) live in
+# tests/support/: register them, and let every lmms-eval subprocess import them.
+os.environ["OV_EVAL_TEST_MODELS"] = "1"
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_TESTS, os.environ.get("PYTHONPATH")) if p)
 
 import pytest  # noqa: E402
 
