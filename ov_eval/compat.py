@@ -153,5 +153,5 @@ def install() -> None:
     _patch_unwrap_generation_output()
     _patch_exclude_failed_samples()
     _patch_dataset_redirect()
-    __import__("ov_eval.resume").resume.install()  # cache identity + crash resume (ov_eval/resume.py)
+    __import__("ov_eval.lmms_patches.resume").lmms_patches.resume.install()  # cache identity + crash resume
     _installed = True

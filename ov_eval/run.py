@@ -5,7 +5,7 @@ It is ``python -m lmms_eval`` (or ``accelerate launch -m lmms_eval`` with
 
 * ``--include_path`` to ov-eval's task configs, ``--log_samples``;
 * resume by default: ``--use_cache <output>/cache``, keyed by the checkpoint's
-  fingerprint (``ov_eval.resume``), so rerunning the same command after a crash
+  fingerprint (``ov_eval.lmms_patches.resume``), so rerunning the same command after a crash
   computes only what is missing; ``--no-resume`` turns it off;
 * per-sample errors (corrupt video, OOM at batch size 1, ...) are logged by every
   rank to ``OV_EVAL_ERROR_LOG_DIR``; after the run they are merged into the results

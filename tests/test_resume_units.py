@@ -1,5 +1,5 @@
 """Resume building blocks, in process and fast: the checkpoint fingerprint, and lmms-eval's real
-``ResponseCache`` with ov-eval's patches (ov_eval/resume.py), driven by a recording stand-in model.
+``ResponseCache`` with ov-eval's patches (ov_eval/lmms_patches/resume.py), driven by a recording stand-in model.
 
 The stand-in only answers requests: the cache key depends on the ``--model`` id, the model args and
 the requests, never on the model object, so the cache behaves exactly as in a CLI run.
@@ -17,7 +17,7 @@ import pytest
 from lmms_eval.api.instance import Instance
 from lmms_eval.caching.response_cache import ResponseCache
 
-from ov_eval import compat, resume
+from ov_eval import compat
 from ov_eval.fingerprint import (
     DigestCache,
     answer_settings,
@@ -25,6 +25,7 @@ from ov_eval.fingerprint import (
     fingerprint_hash,
     model_fingerprint,
 )
+from ov_eval.lmms_patches import resume
 from ov_eval.run import build_command, error_counts, merge_errors_into_results, summary_line
 
 compat.install()
