@@ -17,7 +17,7 @@ from bench.flops import count_flops
 from bench.harness import Options, run_benchmark
 from bench.report import BASELINE, OURS_BATCHED, OURS_BS1, OURS_OVERLAPPED, append, format_section
 from bench.workloads import MULTI_IMAGE_COUNTS
-from ov_eval.compat import ERROR_MARKER
+from ov_eval.models.errors import ERROR_MARKER
 
 SAMPLES = 2
 LABELS = (BASELINE, OURS_BS1, OURS_BATCHED, OURS_OVERLAPPED)

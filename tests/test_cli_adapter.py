@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.evaluate import run_lmms_eval
 
-from ov_eval.compat import ERROR_MARKER
+from ov_eval.models.errors import ERROR_MARKER
 
 TEST_TASKS = Path(__file__).parent / "data"  # ov_test_mc.yaml
 MC_TASK = "ov_test_mc"

@@ -15,7 +15,7 @@ from support.evaluate import run_lmms_eval
 from support.faults import CALLS_LOG_ENV, read_calls
 from support.fixtures import resilience
 
-from ov_eval.compat import ERROR_MARKER
+from ov_eval.models.errors import ERROR_MARKER
 
 TASKS = [RESUME_TASK, POISON_TASK]
 ARGS = "device=cpu,dtype=float32,max_frames_num=4"

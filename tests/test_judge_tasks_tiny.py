@@ -12,7 +12,7 @@ from support.evaluate import run_lmms_eval
 from support.fake_openai import FakeOpenAI, judge_env, last_user_text
 from support.fixtures import judged as fixtures
 
-from ov_eval.compat import ERROR_MARKER
+from ov_eval.models.errors import ERROR_MARKER
 
 pytestmark = pytest.mark.slow
 

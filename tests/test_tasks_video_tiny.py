@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from support.evaluate import run_lmms_eval
 
-from ov_eval.compat import ERROR_MARKER
 from ov_eval.demo.fixtures import video as fixtures
+from ov_eval.models.errors import ERROR_MARKER
 
 pytestmark = pytest.mark.slow
 
