@@ -15,9 +15,9 @@ import pytest
 from support.fake_openai import FakeOpenAI
 from support.fixtures import (
     judged,
-    judged_mmvet_mathverse_vibe,
+    judged_text,
     judged_video,
-    judged_wilder_dc_live_wildvision,
+    judged_vision,
 )
 
 from ov_eval.cli import main
@@ -40,8 +40,8 @@ def run(tmp_path_factory):
         multi_image,
         video,
         judged,
-        judged_mmvet_mathverse_vibe,
-        judged_wilder_dc_live_wildvision,
+        judged_text,
+        judged_vision,
         judged_video,
     ):
         fixtures.build(root / "data")
