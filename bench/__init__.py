@@ -1,4 +1,4 @@
-"""Throughput harness for the ``llava_onevision`` adapter (issue 8); run it with ``python -m bench``.
+"""Throughput harness for the ``llava_onevision`` adapter; run it with ``python -m bench``.
 
 It lives outside the ``ov_eval`` package on purpose: it is a measuring instrument
 for developers, not something an evaluation run imports, and it must be able to

@@ -48,9 +48,9 @@ VISION = {
 
 
 def build_config(size: str, tokenizer, init_std: float = 0.02):
-    from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
+    from transformers import Qwen2Config, SiglipVisionConfig
 
-    from ov_eval.testing.tiny_checkpoint import GRID_PINPOINTS
+    from ov_eval.demo.tiny_checkpoint import onevision_config
 
     if size not in TEXT:
         raise ValueError(f"unknown real-size config {size!r}; choose from {', '.join(TEXT)}")
@@ -74,17 +74,7 @@ def build_config(size: str, tokenizer, init_std: float = 0.02):
         pad_token_id=pad,
     )
     vision = SiglipVisionConfig(**VISION, initializer_range=init_std)
-    return LlavaOnevisionConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
-        vision_feature_select_strategy="full",
-        vision_feature_layer=-1,
-        vision_aspect_ratio="anyres_max_9",
-        image_grid_pinpoints=GRID_PINPOINTS,
-        tie_word_embeddings=geo.tie_embeddings,
-    )
+    return onevision_config(tokenizer, vision, text, tie_word_embeddings=geo.tie_embeddings)
 
 
 def parameter_counts(size: str) -> dict[str, int]:
@@ -92,7 +82,7 @@ def parameter_counts(size: str) -> dict[str, int]:
     import torch
     from transformers import LlavaOnevisionForConditionalGeneration
 
-    from ov_eval.testing.tiny_checkpoint import build_tokenizer
+    from ov_eval.demo.tiny_checkpoint import build_tokenizer
 
     config = build_config(size, build_tokenizer())
     with torch.device("meta"):
@@ -131,7 +121,7 @@ def build_random_checkpoint(
     import torch
     from transformers import GenerationConfig, LlavaOnevisionForConditionalGeneration
 
-    from ov_eval.testing.tiny_checkpoint import build_processor, build_tokenizer
+    from ov_eval.demo.tiny_checkpoint import build_processor, build_tokenizer
 
     tokenizer = build_tokenizer()
     config = build_config(size, tokenizer, init_std)
@@ -157,7 +147,7 @@ def build_random_checkpoint(
 
 def ensure_checkpoint(config: str, cache_dir: str | os.PathLike, device: str, init_std: float = 0.02) -> Path:
     """The checkpoint directory for ``config``; real-size ones are built once and cached."""
-    from ov_eval.testing.tiny_checkpoint import ensure_tiny_checkpoint
+    from ov_eval.demo.tiny_checkpoint import ensure_tiny_checkpoint
 
     if config == "tiny":
         return ensure_tiny_checkpoint("ov")

@@ -1,6 +1,6 @@
 """FLOP-utilisation arithmetic: model FLOPs actually done per second vs a measured matmul ceiling.
 
-Counting rule (issue 8): a matmul with a weight of P parameters costs 2*P FLOPs per
+Counting rule: a matmul with a weight of P parameters costs 2*P FLOPs per
 token it is applied to. Per workload:
 
 * LLM prefill: 2 x (decoder-layer params) x prompt tokens (visual placeholders included),

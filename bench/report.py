@@ -1,4 +1,4 @@
-"""Turn measurements into the ratios issue 8 asks for, and a Markdown section for RESULTS.md.
+"""Turn measurements into throughput ratios, and a Markdown section for RESULTS.md.
 
 Ratios are only ever taken between variants measured in the same process on the
 same inputs; numbers from different runs or machines are never divided.

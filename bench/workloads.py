@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ov_eval.testing.media import write_video
+from ov_eval.demo.media import write_video
 
 WORKLOADS = ("single_image", "multi_image", "video")
 SINGLE_IMAGE_SIZES = [

@@ -3,7 +3,7 @@
 lmms-eval's response cache keys answers by the ``--model_args`` *string*, so
 ``pretrained=/ckpt`` names the same cache entries before and after ``/ckpt`` is
 overwritten by a new training step. The fingerprint here is what the cache key
-must contain instead (``ov_eval.resume`` puts it there):
+must contain instead (``ov_eval.lmms_patches.resume`` puts it there):
 
 * every file of the checkpoint directory (config, weights, tokenizer and
   processor files, chat template), by content;

@@ -2,7 +2,7 @@
 
 lmms-eval imports this module while ``lmms_eval.models`` is still initialising,
 and a failure here silently drops every later plugin (all entry points share
-one try/except), so it imports nothing at module level and names classes by
+one try/except), so it imports nothing but ``os`` at module level and names classes by
 dotted path; they are imported lazily when a run asks for them.
 
 ``llava_onevision`` overrides the built-in id of the same name, whose simple
@@ -11,6 +11,10 @@ The built-in has no chat class, so setting the simple path replaces it fully.
 """
 
 from __future__ import annotations
+
+import os
+
+TEST_MODELS_ENV = "OV_EVAL_TEST_MODELS"
 
 
 def manifests() -> list:
@@ -23,21 +27,25 @@ def manifests() -> list:
     """
     from lmms_eval.models.registry_v2 import ModelManifest
 
-    return [
+    found = [
         ModelManifest(
             model_id="llava_onevision",
             simple_class_path="ov_eval.models.llava_onevision.LlavaOneVision",
             aliases=("llava_onevision_hf_ov",),
         ),
-        # Test double: answers from a JSON file. Lets task configs be checked against
-        # hand-computed metrics through the real evaluator (see ov_eval/testing/fixed_answers.py).
-        ModelManifest(
-            model_id="ov_fixed_answers",
-            simple_class_path="ov_eval.testing.fixed_answers.FixedAnswers",
-        ),
-        # Test double: the real adapter with injected out-of-memory and a call log (ov_eval/testing/faults.py).
-        ModelManifest(
-            model_id="ov_faults",
-            simple_class_path="ov_eval.testing.faults.FaultyLlavaOneVision",
-        ),
+    ]
+    if os.environ.get(TEST_MODELS_ENV) == "1":
+        found += test_manifests(ModelManifest)
+    return found
+
+
+def test_manifests(manifest: type) -> list:
+    """The test doubles, registered only when the test runner sets ``OV_EVAL_TEST_MODELS=1`` and puts
+    ``tests/`` on ``PYTHONPATH`` (tests/conftest.py does both), so no installation ever offers them."""
+    return [
+        # Answers from a JSON file: task configs checked against hand-computed metrics through the
+        # real evaluator (tests/support/fixed_answers.py).
+        manifest(model_id="ov_fixed_answers", simple_class_path="support.fixed_answers.FixedAnswers"),
+        # The real adapter with injected out-of-memory and a call log (tests/support/faults.py).
+        manifest(model_id="ov_faults", simple_class_path="support.faults.FaultyLlavaOneVision"),
     ]

@@ -5,7 +5,7 @@ It is ``python -m lmms_eval`` (or ``accelerate launch -m lmms_eval`` with
 
 * ``--include_path`` to ov-eval's task configs, ``--log_samples``;
 * resume by default: ``--use_cache <output>/cache``, keyed by the checkpoint's
-  fingerprint (``ov_eval.resume``), so rerunning the same command after a crash
+  fingerprint (``ov_eval.lmms_patches.resume``), so rerunning the same command after a crash
   computes only what is missing; ``--no-resume`` turns it off;
 * per-sample errors (corrupt video, OOM at batch size 1, ...) are logged by every
   rank to ``OV_EVAL_ERROR_LOG_DIR``; after the run they are merged into the results
@@ -101,6 +101,32 @@ def include_path(extra_dirs: list[Path], scratch: Path) -> Path:
     return scratch
 
 
+def lmms_eval_command(
+    model: str,
+    model_args: str,
+    tasks: str,
+    include: Path,
+    output_path: Path,
+    options: list[str] | None = None,
+    launch: list[str] | None = None,
+) -> list[str]:
+    """The lmms-eval command line of every ov-eval launch: ``ov-eval run``, the demo and the tests' runner.
+
+    ``launch`` is how lmms-eval is started (default: this interpreter, one process; see ``launcher``);
+    ``options`` are further lmms-eval arguments, appended last.
+    """
+    return [
+        *(launch or launcher(1)),
+        "--model", model,
+        "--model_args", model_args,
+        "--tasks", tasks,
+        "--include_path", str(include),
+        "--output_path", str(output_path),
+        "--log_samples",
+        *(options or []),
+    ]  # fmt: skip
+
+
 def build_command(
     args: argparse.Namespace, error_dir: Path, judge_dir: Path
 ) -> tuple[list[str], dict[str, str]]:
@@ -108,19 +134,19 @@ def build_command(
     extra = list(args.lmms_eval_args or [])
     if extra[:1] == ["--"]:
         extra = extra[1:]
-    cmd = [
-        *launcher(args.num_processes),
-        "--model", args.model,
-        "--model_args", args.model_args,
-        "--tasks", args.tasks,
-        "--include_path", str(include_path(args.include_path, args.output_path / ".ov_eval_include")),
-        "--output_path", str(args.output_path),
-        "--batch_size", str(args.batch_size),
-        "--log_samples",
-    ]  # fmt: skip
+    options = ["--batch_size", str(args.batch_size)]
     if args.resume:
-        cmd += ["--use_cache", str(args.cache_dir or args.output_path / "cache")]
-    cmd += extra
+        options += ["--use_cache", str(args.cache_dir or args.output_path / "cache")]
+    include = include_path(args.include_path, args.output_path / ".ov_eval_include")
+    cmd = lmms_eval_command(
+        args.model,
+        args.model_args,
+        args.tasks,
+        include,
+        args.output_path,
+        [*options, *extra],
+        launcher(args.num_processes),
+    )
     env = {
         ERROR_LOG_DIR_ENV: str(error_dir),
         JUDGE_ACCOUNTING_DIR_ENV: str(judge_dir),

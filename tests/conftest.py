@@ -9,10 +9,15 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_MODE", "disabled")
+# The test-only lmms-eval models (ov_fixed_answers, ov_faults; see ov_eval/manifest.py) live in
+# tests/support/: register them, and let every lmms-eval subprocess import them.
+os.environ["OV_EVAL_TEST_MODELS"] = "1"
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_TESTS, os.environ.get("PYTHONPATH")) if p)
 
 import pytest  # noqa: E402
 
-from ov_eval.testing.tiny_checkpoint import ensure_tiny_checkpoint  # noqa: E402
+from ov_eval.demo.tiny_checkpoint import ensure_tiny_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +41,7 @@ def tiny_model(tiny_ov_dir):
 @pytest.fixture(scope="session")
 def builtin_data_dir(tmp_path_factory):
     """Fixture copies of lmms-eval built-in task datasets (ai2d 7 docs, mantis 3, ov_test_mc 5)."""
-    from ov_eval.testing.fixtures import adapter as fixtures
+    from support.fixtures import adapter as fixtures
 
     root = tmp_path_factory.mktemp("builtin_data")
     fixtures.build_ai2d(root, n=7)
@@ -58,8 +63,8 @@ def builtin_tasks_run(tiny_ov_dir, builtin_data_dir, builtin_cache_dir, tmp_path
     (mantis samples at temperature 0.2 by default) so runs are comparable."""
     from pathlib import Path
 
-    from ov_eval.testing.evaluate import run_lmms_eval
-    from ov_eval.testing.fixtures import adapter as fixtures
+    from support.evaluate import run_lmms_eval
+    from support.fixtures import adapter as fixtures
 
     out = tmp_path_factory.mktemp("builtin_run")
     fixtures.build_videomme(

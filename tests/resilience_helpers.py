@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+from support.evaluate import EvalRun, offline_env, read_results
+
 from ov_eval.lmms_output import results_files
-from ov_eval.testing.evaluate import EvalRun, offline_env
 
 DATA = Path(__file__).parent / "data"
 RESUME_TASK, POISON_TASK = "ov_test_resume", "ov_test_poison"
@@ -38,15 +38,7 @@ def read_run(out: Path, log: str = "") -> EvalRun:
     found = results_files(out)
     if not found:
         raise AssertionError(f"no results under {out}\n--- log tail ---\n{log[-6000:]}")
-    path = found[-1]
-    stamp = path.name.removesuffix("_results.json")
-    samples = {
-        p.name.removeprefix(f"{stamp}_samples_").removesuffix(".jsonl"): [
-            json.loads(line) for line in p.read_text().splitlines() if line.strip()
-        ]
-        for p in path.parent.glob(f"{stamp}_samples_*.jsonl")
-    }
-    return EvalRun(results=json.loads(path.read_text()), samples=samples, output_dir=path.parent, log=log)
+    return read_results(found[-1], log)
 
 
 def run_ov_eval(cmd: list[str], env: dict[str, str], out: Path, timeout: float = 300) -> EvalRun:

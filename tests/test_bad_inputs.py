@@ -7,9 +7,9 @@ import pytest
 from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
 from PIL import Image
 
-from ov_eval.compat import ERROR_MARKER, FAILED_LOGLIKELIHOOD
+from ov_eval.demo.media import write_video
+from ov_eval.models.errors import ERROR_MARKER, FAILED_LOGLIKELIHOOD
 from ov_eval.models.llava_onevision import LlavaOneVision
-from ov_eval.testing.media import write_video
 
 
 @pytest.fixture(scope="module")

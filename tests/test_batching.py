@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from adapter_helpers import attach_docs, gen_request, random_image
 
+from ov_eval.demo.media import write_video
 from ov_eval.models.batching import PlannedRequest, plan_batches
 from ov_eval.models.llava_onevision import LlavaOneVision
 from ov_eval.models.visuals import Modality
-from ov_eval.testing.media import write_video
 
 SIZES = [
     (800, 600),

@@ -17,7 +17,7 @@ from bench.flops import count_flops
 from bench.harness import Options, run_benchmark
 from bench.report import BASELINE, OURS_BATCHED, OURS_BS1, OURS_OVERLAPPED, append, format_section
 from bench.workloads import MULTI_IMAGE_COUNTS
-from ov_eval.compat import ERROR_MARKER
+from ov_eval.models.errors import ERROR_MARKER
 
 SAMPLES = 2
 LABELS = (BASELINE, OURS_BS1, OURS_BATCHED, OURS_OVERLAPPED)
@@ -53,7 +53,7 @@ def test_batching_is_real_and_invariant_in_float32(result):
     for workload, gains in result.gains.items():
         assert _by(result, workload, OURS_BS1).counters.calls == SAMPLES
         assert _by(result, workload, OURS_BATCHED).counters.calls == 1  # 2 samples, batch size 2
-        assert gains.invariance_rate == 1.0, workload  # the fp32 contract of issue 8
+        assert gains.invariance_rate == 1.0, workload  # the fp32 contract: batching never changes an answer
         assert gains.distinct_answers == SAMPLES, f"{workload}: equal answers would make invariance vacuous"
 
 

@@ -2,7 +2,7 @@
 
 ai2d (one image), mantis (several images), videomme (video files) and a
 multiple-choice task run offline against the tiny checkpoint, from fixture
-datasets in each task's real column schema (``ov_eval/testing/fixtures/adapter.py``).
+datasets in each task's real column schema (``tests/support/fixtures/adapter.py``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 
 import pytest
+from support.evaluate import run_lmms_eval
 
-from ov_eval.compat import ERROR_MARKER
-from ov_eval.testing.evaluate import run_lmms_eval
+from ov_eval.models.errors import ERROR_MARKER
 
 TEST_TASKS = Path(__file__).parent / "data"  # ov_test_mc.yaml
 MC_TASK = "ov_test_mc"

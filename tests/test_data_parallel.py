@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from ov_eval.testing.evaluate import run_lmms_eval
+from support.evaluate import run_lmms_eval
 
 LAUNCHER = [
     "accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",

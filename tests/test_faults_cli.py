@@ -1,8 +1,8 @@
 """OOM back-off and poison samples through the real CLI (``ov-eval run`` -> lmms-eval -> the adapter).
 
 ``ov_faults`` is the real adapter plus an injected ``torch.OutOfMemoryError`` for model calls with more
-than ``oom_above`` samples and a log of every model call (ov_eval/testing/faults.py). ``ov_test_poison``
-has 20 docs of which 2 are corrupt videos and 1 a missing image (ov_eval/testing/fixtures/resilience.py).
+than ``oom_above`` samples and a log of every model call (tests/support/faults.py). ``ov_test_poison``
+has 20 docs of which 2 are corrupt videos and 1 a missing image (tests/support/fixtures/resilience.py).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections import Counter
 
 import pytest
 from resilience_helpers import DATA, POISON_TASK, RESUME_TASK, answers, env_for, ov_eval_run_cmd, run_ov_eval
+from support.evaluate import run_lmms_eval
+from support.faults import CALLS_LOG_ENV, read_calls
+from support.fixtures import resilience
 
-from ov_eval.compat import ERROR_MARKER
-from ov_eval.testing.evaluate import run_lmms_eval
-from ov_eval.testing.faults import CALLS_LOG_ENV, read_calls
-from ov_eval.testing.fixtures import resilience
+from ov_eval.models.errors import ERROR_MARKER
 
 TASKS = [RESUME_TASK, POISON_TASK]
 ARGS = "device=cpu,dtype=float32,max_frames_num=4"

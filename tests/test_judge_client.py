@@ -1,6 +1,6 @@
 """The judge client against a real HTTP server on 127.0.0.1, through the real ``openai`` SDK.
 
-Each test scripts the fake server (ov_eval.testing.fake_openai) and checks what
+Each test scripts the fake server (support.fake_openai) and checks what
 the client did: the parsed value, how many requests the server counted, the
 delays it chose (an injected ``sleep`` records them; a seeded RNG fixes the
 jitter), and the accounting.
@@ -16,12 +16,12 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+from support.fake_openai import FakeOpenAI, Reply
 
 from ov_eval.judge.accounting import TaskAccounting
 from ov_eval.judge.cache import JudgeCache
 from ov_eval.judge.client import JudgeClient, retry_after_seconds
 from ov_eval.judge.config import load_config
-from ov_eval.testing.fake_openai import FakeOpenAI, Reply
 
 KEY = "sk-test-judge-client-0001"
 MESSAGES = [{"role": "user", "content": "Rate: 2 + 2 = 4"}]

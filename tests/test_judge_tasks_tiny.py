@@ -8,11 +8,11 @@ on them are only range-checked; scores fixed by the judge's verdicts are exact.
 from __future__ import annotations
 
 import pytest
+from support.evaluate import run_lmms_eval
+from support.fake_openai import FakeOpenAI, judge_env, last_user_text
+from support.fixtures import judged as fixtures
 
-from ov_eval.compat import ERROR_MARKER
-from ov_eval.testing.evaluate import run_lmms_eval
-from ov_eval.testing.fake_openai import FakeOpenAI, judge_env, last_user_text
-from ov_eval.testing.fixtures import judged as fixtures
+from ov_eval.models.errors import ERROR_MARKER
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from ov_eval.testing.evaluate import run_fixed_answers
-from ov_eval.testing.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
-from ov_eval.testing.fixtures import judged as fixtures
+from support.evaluate import run_fixed_answers
+from support.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
+from support.fixtures import judged as fixtures
 
 pytestmark = pytest.mark.slow
 

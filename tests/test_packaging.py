@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,34 @@ def test_manifest_module_stays_light():
     code = "import sys, ov_eval.manifest; print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _registered_test_models(**env: str) -> dict[str, str]:
+    """In a fresh interpreter: which test-only model ids lmms-eval resolves, and to which module."""
+    code = (
+        "from lmms_eval.models import get_model\n"
+        "for model_id in ('ov_faults', 'ov_fixed_answers'):\n"
+        "    try:\n"
+        "        print(model_id, get_model(model_id).__module__)\n"
+        "    except Exception as exc:\n"
+        "        print(model_id, 'unavailable:', type(exc).__name__)\n"
+    )
+    base = {k: v for k, v in os.environ.items() if k != "OV_EVAL_TEST_MODELS"}
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith("ov_"))
+
+
+def test_test_only_models_exist_only_for_the_test_runner():
+    # an installation (no OV_EVAL_TEST_MODELS) offers no test double; the test runner's environment does
+    assert _registered_test_models() == {
+        "ov_faults": "unavailable: ValueError",
+        "ov_fixed_answers": "unavailable: ValueError",
+    }
+    assert _registered_test_models(OV_EVAL_TEST_MODELS="1") == {
+        "ov_faults": "support.faults",
+        "ov_fixed_answers": "support.fixed_answers",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +102,7 @@ def test_wheel_carries_every_package_module_and_data_file(wheel):
     }
     assert len([n for n in expected if n.endswith(".yaml")]) > 0
     assert expected - names == set()
+    assert not [n for n in names if n.startswith(("support/", "tests/", "ov_eval/testing/"))]
 
 
 def test_installed_copy_finds_its_tasks_without_the_source_tree(wheel, tmp_path):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 from resilience_helpers import RESUME_TASK, answers, env_for, ov_eval_run_cmd, run_ov_eval
+from support.faults import CALLS_LOG_ENV, read_calls
+from support.fixtures import resilience
 
-from ov_eval.resume import CHUNK_ENV
-from ov_eval.testing.faults import CALLS_LOG_ENV, read_calls
-from ov_eval.testing.fixtures import resilience
+from ov_eval.lmms_patches.resume import CHUNK_ENV
 
 SEED = 20260722
 ALL_DOCS = set(range(resilience.NUM_DOCS))

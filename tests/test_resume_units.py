@@ -1,5 +1,5 @@
 """Resume building blocks, in process and fast: the checkpoint fingerprint, and lmms-eval's real
-``ResponseCache`` with ov-eval's patches (ov_eval/resume.py), driven by a recording stand-in model.
+``ResponseCache`` with ov-eval's patches (ov_eval/lmms_patches/resume.py), driven by a recording stand-in model.
 
 The stand-in only answers requests: the cache key depends on the ``--model`` id, the model args and
 the requests, never on the model object, so the cache behaves exactly as in a CLI run.
@@ -17,7 +17,7 @@ import pytest
 from lmms_eval.api.instance import Instance
 from lmms_eval.caching.response_cache import ResponseCache
 
-from ov_eval import compat, resume
+from ov_eval import lmms_patches
 from ov_eval.fingerprint import (
     DigestCache,
     answer_settings,
@@ -25,9 +25,11 @@ from ov_eval.fingerprint import (
     fingerprint_hash,
     model_fingerprint,
 )
+from ov_eval.lmms_patches import resume
+from ov_eval.models.errors import ERROR_MARKER, is_failed_response
 from ov_eval.run import build_command, error_counts, merge_errors_into_results, summary_line
 
-compat.install()
+lmms_patches.install()
 GREEDY = {"max_new_tokens": 8, "temperature": 0, "do_sample": False, "until": ["\n\n"]}
 
 
@@ -48,7 +50,7 @@ class RecordingModel:
             raise KeyboardInterrupt("simulated kill")
         self.asked += [r.doc_id for r in requests]
         return [
-            f"{compat.ERROR_MARKER} cannot load video"
+            f"{ERROR_MARKER} cannot load video"
             if r.doc_id in self.fail_docs
             else f"{self.answer_prefix} {r.doc_id}"
             for r in requests
@@ -232,7 +234,7 @@ def test_killed_run_keeps_finished_chunks_and_the_rerun_computes_only_the_rest(t
 def test_failed_samples_are_not_cached_so_a_rerun_retries_them(tmp_path, checkpoint_copy):
     flaky = RecordingModel(fail_docs={2, 5})
     out = run_once(tmp_path / "cache", checkpoint_copy, flaky)
-    assert [compat.is_failed_response(o) for o in out] == [False, False, True, False, False, True]
+    assert [is_failed_response(o) for o in out] == [False, False, True, False, False, True]
     fixed = RecordingModel()
     assert run_once(tmp_path / "cache", checkpoint_copy, fixed) == [f"answer {i}" for i in range(6)]
     assert fixed.asked == [2, 5]

@@ -12,20 +12,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.fake_openai import FakeOpenAI
+from support.fixtures import (
+    judged,
+    judged_text,
+    judged_video,
+    judged_vision,
+)
 
 from ov_eval.cli import main
+from ov_eval.demo.fixtures import multi_image, single_image, video
 from ov_eval.lmms_output import results_files
 from ov_eval.task_index import JUDGED_DIR, leaf_tasks, suite_configs
-from ov_eval.testing.fake_openai import FakeOpenAI
-from ov_eval.testing.fixtures import (
-    judged,
-    judged_mmvet_mathverse_vibe,
-    judged_video,
-    judged_wilder_dc_live_wildvision,
-    multi_image,
-    single_image,
-    video,
-)
 
 pytestmark = pytest.mark.slow
 KEY = "sk-ov-eval-run-all-4d2c"
@@ -42,8 +40,8 @@ def run(tmp_path_factory):
         multi_image,
         video,
         judged,
-        judged_mmvet_mathverse_vibe,
-        judged_wilder_dc_live_wildvision,
+        judged_text,
+        judged_vision,
         judged_video,
     ):
         fixtures.build(root / "data")

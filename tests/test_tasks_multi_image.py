@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.evaluate import run_fixed_answers
 
+from ov_eval.demo.fixtures import multi_image
 from ov_eval.tasks import interleave, muirbench
-from ov_eval.testing.evaluate import run_fixed_answers
-from ov_eval.testing.fixtures import multi_image
 
 pytestmark = pytest.mark.slow
 

@@ -10,11 +10,11 @@ Answers are random, so values are only range-checked.
 from __future__ import annotations
 
 import pytest
+from support.evaluate import run_lmms_eval
 
-from ov_eval.compat import ERROR_MARKER
+from ov_eval.demo.fixtures import multi_image
+from ov_eval.models.errors import ERROR_MARKER
 from ov_eval.tasks import interleave
-from ov_eval.testing.evaluate import run_lmms_eval
-from ov_eval.testing.fixtures import multi_image
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """Single-image task configs scored end to end with known predictions (``ov_fixed_answers``).
 
-One real ``python -m lmms_eval`` run over every single-image task that needs no judge, on the fixture datasets of ``ov_eval.testing.fixtures.single_image``.
+One real ``python -m lmms_eval`` run over every single-image task that needs no judge, on the fixture datasets of ``ov_eval.demo.fixtures.single_image``.
 Every expected value below is hand-computed from the fixture rows and the predictions in
 ``ANSWERS``; the arithmetic is in the comments. Doc ids are row positions in the fixture.
 """
@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pytest
+from support.evaluate import run_fixed_answers
 
-from ov_eval.testing.evaluate import run_fixed_answers
-from ov_eval.testing.fixtures import single_image
+from ov_eval.demo.fixtures import single_image
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ tokens, which a random model would use in full) to keep the run short; it change
 from __future__ import annotations
 
 import pytest
+from support.evaluate import run_lmms_eval
 
-from ov_eval.compat import ERROR_MARKER
-from ov_eval.testing.evaluate import run_lmms_eval
-from ov_eval.testing.fixtures import single_image
+from ov_eval.demo.fixtures import single_image
+from ov_eval.models.errors import ERROR_MARKER
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Video task configs (paper Table 5, no LLM judge) scored end to end with known predictions.
 
 One real ``python -m lmms_eval`` run over every video task that needs no judge, with ``ov_fixed_answers`` on the
-fixture datasets (ov_eval.testing.fixtures.video). Every expected value is
+fixture datasets (ov_eval.demo.fixtures.video). Every expected value is
 hand-computed in the comments from the fixture answers and ``ANSWERS``; the parsers
 are lmms-eval's (their rules are quoted where a case depends on them).
 """
@@ -9,9 +9,9 @@ are lmms-eval's (their rules are quoted where a case depends on them).
 from __future__ import annotations
 
 import pytest
+from support.evaluate import run_fixed_answers
 
-from ov_eval.testing.evaluate import run_fixed_answers
-from ov_eval.testing.fixtures import video as fixtures
+from ov_eval.demo.fixtures import video as fixtures
 
 pytestmark = pytest.mark.slow
 

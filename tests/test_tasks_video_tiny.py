@@ -9,10 +9,10 @@ only the metric keys, their ranges and the absence of failed samples are asserte
 from __future__ import annotations
 
 import pytest
+from support.evaluate import run_lmms_eval
 
-from ov_eval.compat import ERROR_MARKER
-from ov_eval.testing.evaluate import run_lmms_eval
-from ov_eval.testing.fixtures import video as fixtures
+from ov_eval.demo.fixtures import video as fixtures
+from ov_eval.models.errors import ERROR_MARKER
 
 pytestmark = pytest.mark.slow
 

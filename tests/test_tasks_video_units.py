@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ov_eval.demo.fixtures import video as fixtures
+from ov_eval.demo.media import write_video
 from ov_eval.tasks import (
     egoschema,
     longvideobench,
@@ -17,8 +19,6 @@ from ov_eval.tasks import (
     seedbench_video,
     videomme,
 )
-from ov_eval.testing.fixtures import video as fixtures
-from ov_eval.testing.media import write_video
 
 VIDEOMME_DOC = {
     "videoID": "vid000",

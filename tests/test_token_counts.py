@@ -15,7 +15,7 @@ import pytest
 import torch
 from adapter_helpers import SPLIT, TASK, attach_docs, random_image
 
-from ov_eval.testing.media import write_video
+from ov_eval.demo.media import write_video
 
 BASE = 729  # (384 / 14)^2 tokens for one 384x384 view
 SIDE = 27

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from ov_eval.demo.media import identify_frame, write_video
 from ov_eval.models.video import frame_indices, load_video_frames
 from ov_eval.models.visuals import VideoFrames, load_visuals
-from ov_eval.testing.media import identify_frame, write_video
 
 
 def test_frame_rule_is_linspace_with_first_and_last():

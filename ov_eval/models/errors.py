@@ -10,12 +10,19 @@ sample boundary, logs it, and keeps it in ``ErrorLog`` so the run's summary and
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
+
+# What the adapter answers for a sample it could not serve; lmms-eval's scoring then skips the doc
+# (ov_eval.lmms_patches.failed_samples) and the response cache never stores it (ov_eval.lmms_patches.resume).
+ERROR_MARKER = "[ov-eval sample error]"
+FAILED_LOGLIKELIHOOD = (float("inf"), False)
 
 
 class SampleError(Exception):
@@ -55,8 +62,24 @@ class ErrorLog:
                 with self.path.open("a") as fh:
                     fh.write(json.dumps(asdict(record)) + "\n")
 
-    def counts_by_task(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for record in self.records:
-            counts[record.task] = counts.get(record.task, 0) + 1
-        return counts
+
+def is_loss_pair(output: Any) -> bool:
+    """True for the ``(loss, is_greedy)`` pair a loglikelihood request returns."""
+    return (
+        isinstance(output, (tuple, list))
+        and len(output) == 2
+        and isinstance(output[0], numbers.Real)
+        and not isinstance(output[0], bool)
+        and isinstance(output[1], (bool, int))
+    )
+
+
+def is_failed_response(value: Any) -> bool:
+    """True for what our models return when a sample could not be answered."""
+    if isinstance(value, str):
+        return value.startswith(ERROR_MARKER)
+    if is_loss_pair(value):
+        return float(value[0]) == float("inf")
+    if isinstance(value, (list, tuple)):  # multi-round answers, multiple-choice result lists
+        return any(is_failed_response(v) for v in value)
+    return False

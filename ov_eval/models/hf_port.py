@@ -5,7 +5,7 @@ Loads ``LlavaOnevisionForConditionalGeneration`` + processor from a hub id
 in that format: one code path for both.
 
 Where the port differs from the original LLaVA-NeXT code that produced the
-paper's numbers, we follow the original (../shared/research/hf_vs_original.md):
+paper's numbers, we follow the original (docs/adapter.md):
 
 * Multi-image samples: the paper (§3.2) and the original driver give every image
   of a multi-image sample 729 tokens at base resolution. The port appends one

@@ -17,7 +17,7 @@ What it guarantees:
 * Per-sample failure isolation: a corrupt/missing visual, an unusable prompt or an
   out-of-memory at batch size 1 costs that sample only; it is logged with task,
   doc id and cause, answered with an error marker that ov-eval's scoring excludes
-  (``ov_eval.compat``), and counted. An out-of-memory batch is split and retried.
+  (``ov_eval.lmms_patches``), and counted. An out-of-memory batch is split and retried.
 * Data parallel under ``accelerate launch`` (lmms-eval shards the docs; each rank
   runs its own copy of the model), model parallel with ``device_map=auto``.
 """
@@ -41,17 +41,16 @@ from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
 
-from ov_eval import compat
+from ov_eval import lmms_patches
 from ov_eval.models.batching import PlannedRequest, plan_batches, settings_key
-from ov_eval.models.errors import ErrorLog, ErrorRecord, SampleError
+from ov_eval.models.errors import ERROR_MARKER, FAILED_LOGLIKELIHOOD, ErrorLog, ErrorRecord, SampleError
 from ov_eval.models.hf_port import load_model, load_processor
 from ov_eval.models.model_args import AdapterArgs
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
 from ov_eval.models.visuals import Modality, SampleVisuals, VideoFrames, classify, is_video_path, load_visuals
 
-compat.install()
+lmms_patches.install()
 
-ERROR_MARKER = compat.ERROR_MARKER
 ERROR_LOG_DIR_ENV = "OV_EVAL_ERROR_LOG_DIR"
 T = TypeVar("T")
 
@@ -80,6 +79,15 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 class LlavaOneVision(lmms):
     is_simple = True
+
+    @classmethod
+    def cache_fingerprint(cls, model_args: dict[str, Any]) -> dict[str, Any]:
+        """What identifies this model's answers for these ``model_args`` (checkpoint file digests, resolved
+        visual settings, adapter code version). The response-cache patch asks any model class for it
+        (``ov_eval.lmms_patches.resume``), so that answers of a retrained checkpoint are never reused."""
+        from ov_eval.fingerprint import model_fingerprint
+
+        return model_fingerprint(model_args)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
@@ -155,9 +163,9 @@ class LlavaOneVision(lmms):
                 planned.append(self._plan(index, context, doc_to_visual, task, split, doc_id, ""))
             except SampleError as exc:
                 self._record_failure(request, exc.cause)
-                outputs[index] = compat.FAILED_LOGLIKELIHOOD
+                outputs[index] = FAILED_LOGLIKELIHOOD
         batches = self._progress(plan_batches(planned, self.batch_size), "loglikelihood")
-        failed = compat.FAILED_LOGLIKELIHOOD
+        failed = FAILED_LOGLIKELIHOOD
         for _batch, samples, encoded in self._prepared_batches(
             requests, batches, outputs, failed_value=failed
         ):
@@ -167,7 +175,7 @@ class LlavaOneVision(lmms):
                     self._record_failure(requests[sample.index], result.cause)
                     result = failed
                 outputs[sample.index] = result
-        return [value if value is not None else compat.FAILED_LOGLIKELIHOOD for value in outputs]
+        return [value if value is not None else FAILED_LOGLIKELIHOOD for value in outputs]
 
     def generate_until_multi_round(self, requests: list[Instance]) -> list[list[str]]:
         """Each round is a fresh prompt built by the task's ``doc_to_text`` from earlier answers,

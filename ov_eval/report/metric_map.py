@@ -3,7 +3,7 @@
 This is the ONE place that ties the paper (``reports/paper_tables.csv``, column ``measure``) to
 lmms-eval output: ``results["results"][task][metric_key] * scale`` is the value in the paper's
 unit. A wrong key or scale is fixed here in one line. Keys are lmms-eval's ``"<metric>,<filter>"``
-strings; scales follow each aggregation's range (see shared/research/task_catalog.md and the
+strings; scales follow each aggregation's range (see the
 area docs: most accuracies are 0-1 fractions, judge scores already 0-100 or 0-5, MME raw sums).
 """
 

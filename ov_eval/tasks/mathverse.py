@@ -2,7 +2,7 @@
 
 In lmms-eval 0.7.3 ``mathverse_testmini_vision`` is a group of three problem versions
 (``_intensive``, ``_dominant``, ``_only``) with no aggregate; this task is the Vision
-Only one (see docs/judged_mmvet_mathverse_vibe.md for why, and how to run the other two).
+Only one (see docs/judged_text.md for why, and how to run the other two).
 
 What lmms-eval 0.7.3 does, reused as is: the prompt (``create_one_query`` with
 ``shot_type: format-prompt``, ``query_type: query_wo`` = the row's ``query_wo``),

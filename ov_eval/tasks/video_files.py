@@ -1,7 +1,7 @@
 """Where a video task's media files are, for hub data and for ``OV_EVAL_DATA_DIR`` copies alike.
 
 lmms-eval's task utils build video paths from ``$HF_HOME/<cache_dir>`` at import
-time, so they cannot follow the local-dataset redirect (ov_eval.compat) and they
+time, so they cannot follow the local-dataset redirect (ov_eval.lmms_patches.local_datasets) and they
 ``sys.exit`` or only log when a file is missing. Our video tasks resolve paths here:
 
 * redirected dataset (``OV_EVAL_DATA_DIR`` holds ``<root>/<dataset_path>``):
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from lmms_eval.utils import resolve_cache_dir
 
-from ov_eval.compat import local_dataset_dir
+from ov_eval.lmms_patches.local_datasets import local_dataset_dir
 
 DEFAULT_HF_HOME = "~/.cache/huggingface"
 

@@ -1,23 +1,21 @@
 """Run the real ``python -m lmms_eval`` CLI in a subprocess and read back what it wrote.
 
-End-to-end tests go through the exact entry point users type, offline: the
-hub is disabled and ``OV_EVAL_DATA_DIR`` points at locally written fixtures.
-lmms-eval exits 0 even when evaluation fails (it logs "Error during evaluation"),
-so success is judged by the results file, and the log is attached to the error.
+End-to-end tests go through the exact entry point users type, offline (``ov_eval.demo.launch``),
+with the command line ``ov-eval run`` builds (``ov_eval.run.lmms_eval_command``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ov_eval.lmms_output import results_files
-from ov_eval.run import include_path
+from ov_eval.demo.launch import offline_env, run_offline
+from ov_eval.run import include_path, lmms_eval_command
+
+__all__ = ["EvalRun", "offline_env", "read_results", "run_fixed_answers", "run_lmms_eval"]
 
 
 @dataclass
@@ -30,26 +28,6 @@ class EvalRun:
 
     def metric(self, task: str, metric: str, filter_name: str = "none") -> Any:
         return self.results["results"][task][f"{metric},{filter_name}"]
-
-
-def offline_env(
-    data_dir: str | os.PathLike | None, hf_home: str | os.PathLike, extra: dict[str, str] | None = None
-) -> dict:
-    env = dict(os.environ)
-    env.update(
-        {
-            "HF_HUB_OFFLINE": "1",
-            "HF_DATASETS_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "HF_HOME": str(hf_home),
-            "TOKENIZERS_PARALLELISM": "false",
-            "WANDB_MODE": "disabled",
-        }
-    )
-    if data_dir is not None:
-        env["OV_EVAL_DATA_DIR"] = str(data_dir)
-    env.update(extra or {})
-    return env
 
 
 def run_lmms_eval(
@@ -73,36 +51,22 @@ def run_lmms_eval(
     output_dir.mkdir(parents=True, exist_ok=True)
     include = include_path([Path(d) for d in extra_task_dirs or []], output_dir / "_include")
     task_arg = tasks if isinstance(tasks, str) else ",".join(tasks)
-    cmd = [*(launcher or [sys.executable]), "-m", "lmms_eval"]
-    cmd += [
-        "--model", model,
-        "--model_args", model_args,
-        "--tasks", task_arg,
-        "--include_path", str(include),
-        "--output_path", str(output_dir),
-        "--log_samples",
-        *(extra_args or []),
-    ]  # fmt: skip
-    proc = subprocess.run(
-        cmd,
-        env=offline_env(data_dir, output_dir / "hf_home", env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    launch = [*launcher, "-m", "lmms_eval"] if launcher else None
+    cmd = lmms_eval_command(model, model_args, task_arg, include, output_dir, extra_args, launch)
+    results_path, log = run_offline(
+        cmd, offline_env(data_dir, output_dir / "hf_home", env), output_dir, timeout
     )
-    log = proc.stdout + proc.stderr
-    result_files = results_files(output_dir)
-    if proc.returncode != 0 or not result_files or "Error during evaluation" in log:
-        raise RuntimeError(
-            f"lmms_eval failed (rc={proc.returncode}): {' '.join(cmd)}\n--- log tail ---\n{log[-6000:]}"
-        )
-    results_path = Path(result_files[-1])
-    results = json.loads(results_path.read_text())
+    return read_results(results_path, log)
+
+
+def read_results(results_path: Path, log: str = "") -> EvalRun:
+    """One lmms-eval results file and the samples files of the same run (``<stamp>_samples_<task>.jsonl``)."""
     stamp = results_path.name.removesuffix("_results.json")
     samples = {}
     for path in results_path.parent.glob(f"{stamp}_samples_*.jsonl"):
         task = path.name.removeprefix(f"{stamp}_samples_").removesuffix(".jsonl")
         samples[task] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    results = json.loads(results_path.read_text())
     return EvalRun(results=results, samples=samples, output_dir=results_path.parent, log=log)
 
 

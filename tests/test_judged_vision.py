@@ -12,10 +12,9 @@ The missing-judge and offline-import rules of every judged task: tests/test_judg
 from __future__ import annotations
 
 import pytest
-
-from ov_eval.testing.evaluate import run_fixed_answers
-from ov_eval.testing.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
-from ov_eval.testing.fixtures import judged_wilder_dc_live_wildvision as fixtures
+from support.evaluate import run_fixed_answers
+from support.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
+from support.fixtures import judged_vision as fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +87,7 @@ class Judge:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("judged_wilder_dc_live_wildvision")
+    tmp = tmp_path_factory.mktemp("judged_vision")
     fixtures.build(tmp / "data")
     with FakeOpenAI(Judge(), api_key=KEY, lifetime=300) as server:
         cache = tmp / "judge_cache.sqlite"

@@ -13,7 +13,7 @@ records each body (plus the path and whether the bearer/api-key matched
 requests or ``lifetime`` seconds it answers 503 and shuts itself down.
 
 Any path ending in ``/chat/completions`` is served, so Azure deployment URLs work too.
-Command line (for demos): ``python -m ov_eval.testing.fake_openai --port 8000 --answer "8 9"``.
+Command line (for demos): (from tests/) ``python -m support.fake_openai --port 8000 --answer "8 9"``.
 """
 
 from __future__ import annotations

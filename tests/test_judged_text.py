@@ -14,10 +14,9 @@ import json
 from dataclasses import dataclass
 
 import pytest
-
-from ov_eval.testing.evaluate import EvalRun, run_fixed_answers
-from ov_eval.testing.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
-from ov_eval.testing.fixtures import judged_mmvet_mathverse_vibe as fixtures
+from support.evaluate import EvalRun, run_fixed_answers
+from support.fake_openai import FakeOpenAI, Reply, judge_env, last_user_text
+from support.fixtures import judged_text as fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +98,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("judged_mmvet_mathverse_vibe")
+    tmp = tmp_path_factory.mktemp("judged_text")
     fixtures.build(tmp / "data")
     with FakeOpenAI(Judge(), api_key=KEY, lifetime=300) as server:
         cache = tmp / "judge_cache.sqlite"

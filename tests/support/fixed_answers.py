@@ -23,9 +23,9 @@ from typing import Any
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 
-from ov_eval import compat
+from ov_eval import lmms_patches
 
-compat.install()
+lmms_patches.install()
 
 
 class FixedAnswers(lmms):

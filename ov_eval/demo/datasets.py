@@ -1,4 +1,4 @@
-"""Write fixture datasets where ``OV_EVAL_DATA_DIR`` redirection (ov_eval.compat) finds them.
+"""Write fixture datasets where ``OV_EVAL_DATA_DIR`` redirection (ov_eval.lmms_patches.local_datasets) finds them.
 
 Layout: ``<root>/<hub dataset_path>[/<dataset_name>]/data/<split>-00000-of-00001.parquet`` —
 the hub's own parquet naming, which ``datasets.load_dataset(<dir>)`` maps to the

@@ -133,11 +133,29 @@ def build_processor(tokenizer):
     )
 
 
+def onevision_config(tokenizer, vision, text, tie_word_embeddings: bool):
+    """A ``LlavaOnevisionConfig`` around ``vision``/``text`` with the released checkpoints' visual settings
+    (all 729 SigLIP tokens from the last kept layer, AnyRes-Max-9 over the 6x6 grid); the bench's
+    real-size models use it too."""
+    from transformers import LlavaOnevisionConfig
+
+    return LlavaOnevisionConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+        vision_aspect_ratio="anyres_max_9",
+        image_grid_pinpoints=GRID_PINPOINTS,
+        tie_word_embeddings=tie_word_embeddings,
+    )
+
+
 def build_model(tokenizer, seed: int, init_std: float = 0.2):
     import torch
     from transformers import (
         GenerationConfig,
-        LlavaOnevisionConfig,
         LlavaOnevisionForConditionalGeneration,
         Qwen2Config,
         SiglipVisionConfig,
@@ -170,17 +188,7 @@ def build_model(tokenizer, seed: int, init_std: float = 0.2):
         eos_token_id=eos,
         pad_token_id=pad,
     )
-    config = LlavaOnevisionConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
-        vision_feature_select_strategy="full",
-        vision_feature_layer=-1,
-        vision_aspect_ratio="anyres_max_9",
-        image_grid_pinpoints=GRID_PINPOINTS,
-        tie_word_embeddings=True,
-    )
+    config = onevision_config(tokenizer, vision, text, tie_word_embeddings=True)
     model = LlavaOnevisionForConditionalGeneration(config).eval()
     model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad, do_sample=False)
     return model
@@ -196,7 +204,7 @@ def build_tiny_checkpoint(out_dir: str | os.PathLike, variant: str = "ov", seed:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     (out / "README.md").write_text(
-        f"Tiny RANDOM LLaVA-OneVision checkpoint ('{variant}', builder v{BUILDER_VERSION}) made by ov_eval.testing.\n"
+        f"Tiny RANDOM LLaVA-OneVision checkpoint ('{variant}', builder v{BUILDER_VERSION}) made by ov_eval.demo.\n"
         "Its answers are noise: use it to exercise code paths, never to measure anything.\n"
     )
     return out

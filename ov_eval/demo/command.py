@@ -28,20 +28,22 @@ RANDOM_WARNING = (
 
 def build_fixtures(root: Path) -> None:
     """The bundled mini datasets of every modality, in the real hub schemas."""
-    from ov_eval.testing.fixtures import multi_image, single_image, video
+    from ov_eval.demo.fixtures import multi_image, single_image, video
 
     for module in (single_image, multi_image, video):
         module.build(root)
 
 
 def run_demo(out: Path, batch_size: int = 4) -> dict[str, Path]:
+    from ov_eval.demo.launch import offline_env, run_offline
+    from ov_eval.demo.tiny_checkpoint import ensure_tiny_checkpoint
+    from ov_eval.paths import tasks_path
     from ov_eval.report.build import build_report
     from ov_eval.report.dashboard import write_dashboard
     from ov_eval.report.history import connect, track
     from ov_eval.report.runs import discover, load_run
     from ov_eval.report.write import write_report
-    from ov_eval.testing.evaluate import run_lmms_eval
-    from ov_eval.testing.tiny_checkpoint import ensure_tiny_checkpoint
+    from ov_eval.run import lmms_eval_command
 
     tasks = [task for modality in DEMO_TASKS.values() for task in modality]
     out = Path(out).resolve()
@@ -52,15 +54,17 @@ def run_demo(out: Path, batch_size: int = 4) -> dict[str, Path]:
     for stage in ("si", "ov"):
         checkpoint = ensure_tiny_checkpoint(stage)
         print(f"[demo] lmms-eval: tiny {stage.upper()} checkpoint on {', '.join(tasks)}")
-        result = run_lmms_eval(
+        stage_out = out / "runs" / stage
+        cmd = lmms_eval_command(
             "llava_onevision",
             f"pretrained={checkpoint},device=cpu,dtype=float32",
-            tasks,
-            out / "runs" / stage,
-            data_dir=data,
-            extra_args=["--batch_size", str(batch_size)],
+            ",".join(tasks),
+            tasks_path(),
+            stage_out,
+            ["--batch_size", str(batch_size)],
         )
-        newest = max(discover([result.output_dir]), key=lambda p: p.stat().st_mtime)
+        results, _log = run_offline(cmd, offline_env(data, stage_out / "hf_home"), stage_out)
+        newest = max(discover([results.parent]), key=lambda p: p.stat().st_mtime)
         runs.append(load_run(newest, label=f"tiny-{stage}"))
     report = build_report(runs)
     title = "ov-eval demo report (tiny random checkpoints)"

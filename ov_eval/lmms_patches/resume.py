@@ -28,7 +28,7 @@ for resuming a long run; each patch below closes one, and everything else
    counted again in the rerun's error log. Failed responses are not stored: a
    rerun retries them and reports them again if they fail again.
 
-Installed by ``ov_eval.compat.install()``, i.e. whenever an ov-eval model class is
+Installed by ``ov_eval.lmms_patches.install()``, i.e. whenever an ov-eval model class is
 imported, so a plain ``python -m lmms_eval --use_cache`` run is covered as well.
 """
 
@@ -41,7 +41,7 @@ from glob import glob
 from pathlib import Path
 from typing import Any
 
-from ov_eval import compat
+from ov_eval.models.errors import is_failed_response
 
 CHUNK_ENV = "OV_EVAL_RESUME_CHUNK"
 FINGERPRINT_ARG = "ov_eval_fingerprint"  # the name under which the fingerprint joins the hashed model args
@@ -65,16 +65,14 @@ def chunk_size(lm: Any) -> int:
 
 
 def ov_model_class(model: Any) -> type | None:
-    """The ov-eval adapter class (or subclass) that lmms-eval's ``--model`` id names, else None."""
+    """The class that lmms-eval's ``--model`` id (or model instance) names if it identifies its checkpoint
+    for the cache (a ``cache_fingerprint(model_args)`` class method, as ov-eval's adapter has), else None."""
     import importlib
 
     from ov_eval.manifest import manifests
-    from ov_eval.models.llava_onevision import LlavaOneVision
 
-    if isinstance(model, LlavaOneVision):
-        return type(model)
     if not isinstance(model, str):
-        return None
+        return type(model) if callable(getattr(type(model), "cache_fingerprint", None)) else None
     for manifest in manifests():
         if model != manifest.model_id and model not in manifest.aliases:
             continue
@@ -83,7 +81,7 @@ def ov_model_class(model: Any) -> type | None:
             return None
         module, _, name = path.rpartition(".")
         cls = getattr(importlib.import_module(module), name)
-        return cls if isinstance(cls, type) and issubclass(cls, LlavaOneVision) else None
+        return cls if isinstance(cls, type) and callable(getattr(cls, "cache_fingerprint", None)) else None
     return None
 
 
@@ -99,13 +97,14 @@ def identity_model_args(cache_root: str, model: Any, model_args: str | dict) -> 
     """``model_args`` with the checkpoint fingerprint added, for ov-eval models; unchanged otherwise."""
     from loguru import logger
 
-    from ov_eval.fingerprint import fingerprint_hash, model_fingerprint
+    from ov_eval.fingerprint import fingerprint_hash
 
-    if ov_model_class(model) is None:
+    model_class = ov_model_class(model)
+    if model_class is None:
         return model_args
     args = _parse_model_args(model_args)
     try:
-        fingerprint = model_fingerprint(args)
+        fingerprint = model_class.cache_fingerprint(args)
     except Exception as exc:  # noqa: BLE001 - never reuse answers we cannot attribute to a checkpoint
         import uuid
 
@@ -215,7 +214,7 @@ def _patch_valid_response(response_cache_cls: type) -> None:
     original = response_cache_cls._is_valid_response
 
     def _is_valid_response(response: Any, request_type: str) -> bool:
-        if compat.is_failed_response(response):
+        if is_failed_response(response):
             return False
         return original(response, request_type)
 
