@@ -171,7 +171,20 @@ def merge_errors_into_results(
     return counts, details
 
 
+def refuse_broken_environment() -> bool:
+    """``ov-eval doctor``'s blocking checks (package metadata only, no torch import): a known-broken
+    install fails now, with the doctor's line and fix, not after the model has loaded."""
+    from ov_eval.doctor import blocking_problems
+
+    problems = blocking_problems()
+    for problem in problems:
+        print(f"ov-eval run: {problem.line()}", file=sys.stderr)
+    return bool(problems)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if refuse_broken_environment():
+        return 1
     started = time.time()
     args.output_path.mkdir(parents=True, exist_ok=True)
     # One directory per invocation: a rerun retries failed samples (they are never cached) and must not
