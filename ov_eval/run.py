@@ -32,6 +32,7 @@ from ov_eval.judge import add_judge_arguments, judge_env_from_args
 from ov_eval.judge.accounting import merge_into_results
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
+from ov_eval.provenance import merge_into_results as merge_provenance
 
 ERROR_LOG_DIR_ENV = "OV_EVAL_ERROR_LOG_DIR"  # read by the adapter (ov_eval/models/llava_onevision.py)
 JUDGE_ACCOUNTING_DIR_ENV = "OV_EVAL_JUDGE_ACCOUNTING_DIR"  # read by ov_eval.judge.runtime
@@ -210,6 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts, details = merge_errors_into_results(found[-1], records)
     print(summary_line(counts, details))
     judged = merge_into_results(found[-1], judge_dir)
+    merge_provenance(found[-1], error_dir)  # versions, git commit, the adapter's effective settings
     for task, acc in judged.items():
         print(
             f"ov-eval judge: {task}: {acc['judged']} judged, {acc['calls']} call(s), "
