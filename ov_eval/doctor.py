@@ -221,12 +221,16 @@ def _same_release(installed: str, pinned: str) -> bool:
         return installed == pinned
 
 
-def lock_findings(installed: Installed, lock_text: str, lock_path: Path | None) -> list[Finding]:
+def lock_findings(
+    installed: Installed, lock_text: str, lock_path: Path | None, named: Iterable[str] = ()
+) -> list[Finding]:
+    """One line per package of ``LOCKED_PACKAGES``, except those a problem line already ``named``."""
     pins = parse_lock(lock_text)
+    skip = {normalize(name) for name in named}
     found = []
     if lock_path is None:
         found.append(Finding(WARN, f"no tested lock ({LOCK_FILE}) found: versions below are not compared"))
-    for dist in LOCKED_PACKAGES:
+    for dist in (d for d in LOCKED_PACKAGES if normalize(d) not in skip):
         version, pinned = installed.version(dist), pins.get(normalize(dist))
         if version is None:
             fix = "pip install -e ." if dist in ("lmms-eval", "transformers", "torch", "datasets") else ""
@@ -464,8 +468,10 @@ def dataset_findings(tasks: list[str], probe=_hub_probe) -> list[Finding]:
 # ---------------------------------------------------------------------------------------- command
 def run_doctor(tasks: list[str], installed: Installed | None = None) -> list[Finding]:
     installed = installed or Installed()
-    findings = [f for f in python_findings() if f.level == OK] + blocking_problems(installed)
-    findings += lock_findings(installed, *tested_lock())
+    blocking = blocking_problems(installed)
+    named = [f.what.split()[0] for f in blocking]  # "filelock 4.3.1 with ...": no second line for filelock
+    findings = [f for f in python_findings() if f.level == OK] + blocking
+    findings += lock_findings(installed, *tested_lock(), named=named)
     findings += torch_findings() + optional_findings(installed) + judge_findings(tasks)
     if tasks:
         findings += dataset_findings(tasks)

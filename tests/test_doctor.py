@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,6 +53,7 @@ def test_doctor_fails_on_filelock_4_3_1_naming_the_import_and_the_fix(fake_filel
     assert len(failing) == 1, out
     assert "filelock 4.3.1" in failing[0] and "filelock._api" in failing[0]
     assert failing[0].endswith(f"-> fix: {FILELOCK_FIX}")
+    assert not any(line.startswith("[ok] filelock") for line in out.splitlines())  # no contradicting line
     assert out.splitlines()[-1].startswith("ov-eval doctor: 1 problem(s)")
 
 
@@ -193,3 +195,23 @@ def test_tasks_datasets_asks_the_hub_once_it_is_unreachable(tmp_path, monkeypatc
     assert all("unreachable" in f.what for f in found)
     found = doctor.dataset_findings(["ov_ai2d", "no_such_task"], probe=lambda path: None)
     assert [f.level for f in found] == [doctor.WARN, doctor.OK] and "no_such_task" in found[0].what
+
+
+def test_each_gpu_is_listed_with_its_memory(monkeypatch):
+    # no GPU on the test machines: fake what torch.cuda reports for two devices
+    import torch
+
+    props = [
+        SimpleNamespace(name="NVIDIA H200", major=9, minor=0),
+        SimpleNamespace(name="NVIDIA A10", major=8, minor=6),
+    ]
+    memory = [(100 * 2**30, 139 * 2**30), (3 * 2**29, 24 * 2**30)]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: props[i])
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda i: memory[i])
+    lines = [f.what for f in doctor.torch_findings()]
+    assert lines[1:] == [
+        "GPU 0: NVIDIA H200, 139.0 GiB (100.0 GiB free), compute capability 9.0",
+        "GPU 1: NVIDIA A10, 24.0 GiB (1.5 GiB free), compute capability 8.6",
+    ]
