@@ -184,6 +184,15 @@ def blocking_problems(installed: Installed | None = None) -> list[Finding]:
     return problems + bad + private_module_findings(installed, named)
 
 
+def refuse_known_broken(command: str) -> bool:
+    """For commands that start lmms-eval: print the blocking problems (as ``ov-eval doctor`` words
+    them, prefixed with ``command``) to stderr and say whether to refuse."""
+    problems = blocking_problems()
+    for problem in problems:
+        print(f"{command}: {problem.line()}", file=sys.stderr)
+    return bool(problems)
+
+
 # ---------------------------------------------------------------------------------------- tested lock
 def tested_lock() -> tuple[str, Path | None]:
     """The tested lock's text and where it came from ('' and None when there is none).

@@ -175,12 +175,9 @@ def merge_errors_into_results(
 def refuse_broken_environment() -> bool:
     """``ov-eval doctor``'s blocking checks (package metadata only, no torch import): a known-broken
     install fails now, with the doctor's line and fix, not after the model has loaded."""
-    from ov_eval.doctor import blocking_problems
+    from ov_eval.doctor import refuse_known_broken
 
-    problems = blocking_problems()
-    for problem in problems:
-        print(f"ov-eval run: {problem.line()}", file=sys.stderr)
-    return bool(problems)
+    return refuse_known_broken("ov-eval run")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

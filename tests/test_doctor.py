@@ -57,18 +57,25 @@ def test_doctor_fails_on_filelock_4_3_1_naming_the_import_and_the_fix(fake_filel
     assert out.splitlines()[-1].startswith("ov-eval doctor: 1 problem(s)")
 
 
-def test_run_refuses_the_same_environment_with_the_same_line(
-    fake_filelock_431, tmp_path, capsys, monkeypatch
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_run_and_demo_refuse_the_same_environment_with_the_same_line(
+    command, fake_filelock_431, tmp_path, capsys, monkeypatch
 ):
     def no_lmms_eval(*args, **kwargs):
         raise AssertionError("lmms-eval must not start in a known-broken environment")
 
     monkeypatch.setattr(subprocess, "call", no_lmms_eval)
+    monkeypatch.setattr(subprocess, "run", no_lmms_eval)
     out = tmp_path / "out"
-    assert main(["run", "--tasks", "ov_ai2d", "--output_path", str(out)]) == 1
+    argv = (
+        ["run", "--tasks", "ov_ai2d", "--output_path", str(out)]
+        if command == "run"
+        else ["demo", "--out", str(out)]
+    )
+    assert main(argv) == 1
     err = capsys.readouterr().err
     (problem,) = doctor.blocking_problems(FILELOCK_431)
-    assert f"ov-eval run: {problem.line()}" in err.splitlines()
+    assert f"ov-eval {command}: {problem.line()}" in err.splitlines()
     assert not out.exists()  # refused before creating anything
 
 
