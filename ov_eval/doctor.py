@@ -150,9 +150,9 @@ def known_bad_findings(installed: Installed) -> list[Finding]:
         if _matches(version, row.versions) and all(
             _matches(installed.version(other), spec) for other, spec in row.when
         ):
-            context = ", ".join(f"{other} {installed.version(other)}" for other, _ in row.when)
+            context = "".join(f", with {other} {installed.version(other)}" for other, _ in row.when)
             found.append(
-                Finding(FAIL, f"{row.package} {version} with {context} is known to break: {row.why}", row.fix)
+                Finding(FAIL, f"{row.package} {version}{context}, is known to break: {row.why}", row.fix)
             )
     return found
 
@@ -180,7 +180,7 @@ def blocking_problems(installed: Installed | None = None) -> list[Finding]:
     installed = installed or Installed()
     problems = [f for f in python_findings() if f.level == FAIL]
     bad = known_bad_findings(installed)
-    named = [row.package for row in KNOWN_BAD if any(f.what.startswith(f"{row.package} ") for f in bad)]
+    named = [f.what.split()[0] for f in bad]  # each line starts with the package's name
     return problems + bad + private_module_findings(installed, named)
 
 
