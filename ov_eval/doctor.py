@@ -343,15 +343,16 @@ def optional_findings(installed: Installed) -> list[Finding]:
     return found
 
 
-def judge_findings(tasks: list[str]) -> list[Finding]:
-    """The judge's settings (never its key), and a problem when a requested task needs a judge and none is set."""
+def judge_findings(tasks: list[str], flags: dict[str, str] | None = None) -> list[Finding]:
+    """The judge's settings (never its key), and a problem when a requested task needs a judge and none
+    is set. ``flags``: the ``--judge-*`` flags as ``OV_EVAL_JUDGE_*`` variables, as ``ov-eval run`` passes them."""
     from ov_eval.judge.config import JudgeNotConfigured, load_config
     from ov_eval.task_index import needs_judge, suite_configs
 
     configs = suite_configs()
     judged = [name for name in tasks if name in configs and needs_judge(name, configs)]
     try:
-        config = load_config()
+        config = load_config({**os.environ, **(flags or {})})
     except JudgeNotConfigured:
         if judged:
             return [
@@ -475,13 +476,15 @@ def dataset_findings(tasks: list[str], probe=_hub_probe) -> list[Finding]:
 
 
 # ---------------------------------------------------------------------------------------- command
-def run_doctor(tasks: list[str], installed: Installed | None = None) -> list[Finding]:
+def run_doctor(
+    tasks: list[str], installed: Installed | None = None, judge_flags: dict[str, str] | None = None
+) -> list[Finding]:
     installed = installed or Installed()
     blocking = blocking_problems(installed)
     named = [f.what.split()[0] for f in blocking]  # "filelock 4.3.1 with ...": no second line for filelock
     findings = [f for f in python_findings() if f.level == OK] + blocking
     findings += lock_findings(installed, *tested_lock(), named=named)
-    findings += torch_findings() + optional_findings(installed) + judge_findings(tasks)
+    findings += torch_findings() + optional_findings(installed) + judge_findings(tasks, judge_flags)
     if tasks:
         findings += dataset_findings(tasks)
     return findings
@@ -489,7 +492,9 @@ def run_doctor(tasks: list[str], installed: Installed | None = None) -> list[Fin
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in (args.tasks or "").split(",") if t.strip()]
-    findings = run_doctor(tasks)
+    from ov_eval.judge import judge_env_from_args
+
+    findings = run_doctor(tasks, judge_flags=judge_env_from_args(args))
     for finding in findings:
         print(finding.line())
     failing = {FAIL, WARN} if args.strict else {FAIL}
@@ -507,4 +512,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--tasks", default="", help="also check that each task's dataset can be served")
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    from ov_eval.judge import add_judge_arguments  # the same --judge-* flags as ov-eval run
+
+    add_judge_arguments(p)
     p.set_defaults(func=cmd_doctor)

@@ -152,7 +152,7 @@ def test_judge_line_says_whether_a_key_is_present_never_the_key(capsys, monkeypa
     assert "API key present: yes ($OV_EVAL_JUDGE_API_KEY)" in out
 
 
-def test_judged_task_without_judge_is_a_problem(monkeypatch):
+def test_judged_task_without_judge_is_a_problem(monkeypatch, capsys):
     for name in (
         "OV_EVAL_JUDGE_API_KEY",
         "OPENAI_API_KEY",
@@ -164,6 +164,12 @@ def test_judged_task_without_judge_is_a_problem(monkeypatch):
     assert finding.level == doctor.FAIL and "ov_mmvet" in finding.what and "ov_ai2d" not in finding.what
     (finding,) = doctor.judge_findings(["ov_ai2d"])
     assert finding.level == doctor.OK and "API key present: no" in finding.what
+    # the --judge-* flags of ov-eval run configure it as well (a local server needs no key)
+    main(["doctor", "--tasks", "ov_mmvet", "--judge-base-url", "http://judge:8000/v1"])
+    judge_lines = [line for line in capsys.readouterr().out.splitlines() if "judge:" in line]
+    assert judge_lines == [
+        "[ok] judge: openai:gpt-4o-2024-11-20 at http://judge:8000/v1; API key present: no"
+    ]
 
 
 def test_tasks_datasets_local_copy_or_a_clear_problem(tmp_path, monkeypatch):
