@@ -17,6 +17,7 @@ import pytest
 
 from ov_eval import doctor
 from ov_eval.cli import main
+from ov_eval.judge.config import DEFAULT_MODEL
 
 FILELOCK_FIX = "pip install 'filelock<4.3'"
 
@@ -158,6 +159,9 @@ def test_judged_task_without_judge_is_a_problem(monkeypatch, capsys):
         "OPENAI_API_KEY",
         "OV_EVAL_JUDGE_BASE_URL",
         "OV_EVAL_JUDGE_API_KEY_ENV",
+        "OV_EVAL_JUDGE_MODEL",
+        "MODEL_VERSION",
+        "OV_EVAL_JUDGE_PROVIDER",
     ):
         monkeypatch.delenv(name, raising=False)
     (finding,) = doctor.judge_findings(["ov_mmvet", "ov_ai2d"])
@@ -167,9 +171,7 @@ def test_judged_task_without_judge_is_a_problem(monkeypatch, capsys):
     # the --judge-* flags of ov-eval run configure it as well (a local server needs no key)
     main(["doctor", "--tasks", "ov_mmvet", "--judge-base-url", "http://judge:8000/v1"])
     judge_lines = [line for line in capsys.readouterr().out.splitlines() if "judge:" in line]
-    assert judge_lines == [
-        "[ok] judge: openai:gpt-4o-2024-11-20 at http://judge:8000/v1; API key present: no"
-    ]
+    assert judge_lines == [f"[ok] judge: openai:{DEFAULT_MODEL} at http://judge:8000/v1; API key present: no"]
 
 
 def test_tasks_datasets_local_copy_or_a_clear_problem(tmp_path, monkeypatch):
