@@ -2,8 +2,9 @@
 
 ``ov-eval run`` adds ``results["ov_eval"]["provenance"]``:
 
-* ``ov_eval`` (version), ``git_commit`` and ``git_dirty`` of the checkout ov-eval runs from
-  (``"unknown"`` / ``None`` for an installed copy or when git is unavailable), ``python``;
+* ``ov_eval`` (version), ``git_commit`` and ``git_dirty`` of the checkout ov-eval runs from; for an
+  installed copy the commit it was built from when it was built from a clone (``BUILD_COMMIT``,
+  dirty unknown), else ``"unknown"`` / ``None``; ``python``;
 * ``packages``: the installed versions of torch, transformers, lmms-eval and the libraries
   whose releases have changed runs before (``PACKAGES``);
 * ``adapter``: the model's **effective** settings, written by the adapter itself once it
@@ -55,7 +56,8 @@ def git_state(root: Path | None = None) -> tuple[str, bool | None]:
     """
     root = root or Path(__file__).resolve().parents[1]
     if not (root / ".git").exists():  # a file in a git worktree, a directory in a clone
-        return UNKNOWN, None
+        built = root / "ov_eval" / "BUILD_COMMIT"  # written by setup.py into a package built from a clone
+        return (built.read_text().strip() or UNKNOWN, None) if built.is_file() else (UNKNOWN, None)
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=20

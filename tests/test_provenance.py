@@ -25,6 +25,11 @@ def test_git_state_of_this_checkout_and_of_none(tmp_path, monkeypatch):
     if head.returncode == 0:  # a clean clone in CI, a worktree here
         assert provenance.git_state()[0] == head.stdout.strip()
     assert provenance.git_state(tmp_path) == ("unknown", None)  # an installed copy: no .git beside it
+    (tmp_path / "ov_eval").mkdir()
+    (tmp_path / "ov_eval" / "BUILD_COMMIT").write_text(
+        "0123abc\n"
+    )  # installed from a wheel built from a clone
+    assert provenance.git_state(tmp_path) == ("0123abc", None)
 
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
