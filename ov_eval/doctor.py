@@ -276,8 +276,12 @@ def torch_findings() -> list[Finding]:
         )
         return found
     for index in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(index)
-        free, total = torch.cuda.mem_get_info(index)
+        try:
+            props = torch.cuda.get_device_properties(index)
+            free, total = torch.cuda.mem_get_info(index)  # creates a context: fails on a busy exclusive GPU
+        except Exception as exc:
+            found.append(Finding(WARN, f"GPU {index}: cannot be queried ({exc})", "check nvidia-smi"))
+            continue
         found.append(
             Finding(
                 OK,
