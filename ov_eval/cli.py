@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "ov_eval.report.commands",
     "ov_eval.judge.commands",
     "ov_eval.demo",
+    "ov_eval.doctor",
     "ov_eval.run",
     "ov_eval.task_index",
 ]

@@ -32,6 +32,7 @@ from ov_eval.judge import add_judge_arguments, judge_env_from_args
 from ov_eval.judge.accounting import merge_into_results
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
+from ov_eval.provenance import merge_into_results as merge_provenance
 
 ERROR_LOG_DIR_ENV = "OV_EVAL_ERROR_LOG_DIR"  # read by the adapter (ov_eval/models/llava_onevision.py)
 JUDGE_ACCOUNTING_DIR_ENV = "OV_EVAL_JUDGE_ACCOUNTING_DIR"  # read by ov_eval.judge.runtime
@@ -197,7 +198,17 @@ def merge_errors_into_results(
     return counts, details
 
 
+def refuse_broken_environment() -> bool:
+    """``ov-eval doctor``'s blocking checks (package metadata only, no torch import): a known-broken
+    install fails now, with the doctor's line and fix, not after the model has loaded."""
+    from ov_eval.doctor import refuse_known_broken
+
+    return refuse_known_broken("ov-eval run")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if refuse_broken_environment():
+        return 1
     started = time.time()
     args.output_path.mkdir(parents=True, exist_ok=True)
     # One directory per invocation: a rerun retries failed samples (they are never cached) and must not
@@ -223,6 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     counts, details = merge_errors_into_results(found[-1], records)
     print(summary_line(counts, details))
     judged = merge_into_results(found[-1], judge_dir)
+    merge_provenance(found[-1], error_dir)  # versions, git commit, the adapter's effective settings
     for task, acc in judged.items():
         print(
             f"ov-eval judge: {task}: {acc['judged']} judged, {acc['calls']} call(s), "

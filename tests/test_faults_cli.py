@@ -101,6 +101,44 @@ def test_error_log_names_doc_and_cause(oom_at_8):
     assert {r["task"] for r in records} == {POISON_TASK}
 
 
+def test_results_record_what_produced_them(oom_at_8, tiny_ov_dir):
+    import subprocess
+    from importlib import metadata
+    from pathlib import Path
+
+    import torch
+    import transformers
+
+    from ov_eval import __version__
+    from ov_eval.models.model_args import AdapterArgs
+
+    run, _calls = oom_at_8
+    provenance = run.results["ov_eval"]["provenance"]
+    assert provenance["ov_eval"] == __version__
+    repo = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert provenance["git_commit"] == (head.stdout.strip() if head.returncode == 0 else "unknown")
+    packages = provenance["packages"]
+    assert (
+        packages["torch"] == metadata.version("torch")
+        and packages["transformers"] == transformers.__version__
+    )
+    assert packages["lmms-eval"] == metadata.version("lmms_eval")
+    adapter = provenance["adapter"]
+    assert adapter["class"] == "support.faults.FaultyLlavaOneVision"
+    assert set(adapter["model_args"]) == set(AdapterArgs.valid_names())  # every field, new ones included
+    args = adapter["model_args"]
+    assert (args["pretrained"], args["max_frames_num"], args["batch_size"]) == (str(tiny_ov_dir), 4, 8)
+    effective = adapter["effective"]
+    assert (effective["dtype"], effective["attn_implementation"], effective["device"]) == (
+        "float32",
+        "sdpa",
+        "cpu",
+    )
+    assert effective["image_processor"].startswith("LlavaOnevisionImageProcessor")
+    assert effective["torch"] == torch.__version__
+
+
 def test_one_ranks_sample_errors_do_not_hang_the_other(tiny_ov_dir, data_dir, tmp_path):
     """2 ranks (gloo on CPU); all 3 poison docs have odd ids, so rank 1 fails 3 samples and rank 0 none."""
     cmd = ov_eval_run_cmd(

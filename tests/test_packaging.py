@@ -68,6 +68,12 @@ def wheel(tmp_path_factory):
         ".git", "__pycache__", "build", "*.egg-info", ".ruff_cache", ".pytest_cache"
     )
     shutil.copytree(REPO, source, ignore=ignore)
+    if not (source / "constraints.txt").is_file():  # the lock must travel into the wheel (setup.py)
+        (source / "constraints.txt").write_text("filelock==4.2.12\n")
+    # built from a clone (as pip install git+URL does): the wheel records the commit (setup.py)
+    git = ["git", "-C", str(source), "-c", "user.name=ov-eval", "-c", "user.email=ov-eval@localhost"]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "wheel test"]):
+        subprocess.run([*git, *step], check=True, capture_output=True)
     subprocess.run(
         [
             sys.executable,
@@ -121,3 +127,41 @@ def test_installed_copy_finds_its_tasks_without_the_source_tree(wheel, tmp_path)
     found = eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own subprocess' repr of a list
     yamls = {p.stem for p in (REPO / "task_configs").rglob("ov_*.yaml")}
     assert yamls and yamls <= set(found)
+
+
+def test_wheel_carries_the_tested_lock_and_doctor_reads_it(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert (site / "ov_eval" / "constraints.txt").is_file()
+    code = (
+        f"import sys; sys.path.insert(0, {str(site)!r})\n"
+        "from ov_eval.doctor import parse_lock, tested_lock\n"
+        "text, path = tested_lock(); assert str(path).startswith(sys.path[0]), path\n"
+        "print(parse_lock(text)['filelock'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lock = REPO / "constraints.txt"
+    expected = "4.2.12"
+    if lock.is_file():  # the real lock travelled, not a placeholder
+        expected = next(
+            line.split("==")[1].strip()
+            for line in lock.read_text().splitlines()
+            if line.startswith("filelock==")
+        )
+    assert out.stdout.strip() == expected
+
+
+def test_wheel_built_from_a_clone_records_its_commit(wheel, tmp_path):
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    source = wheel.parent / "src"
+    head = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True)
+    code = (
+        f"import sys; sys.path.insert(0, {str(site)!r})\n"
+        "from ov_eval.provenance import git_state\n"
+        "print(git_state()[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == head.stdout.strip() != ""

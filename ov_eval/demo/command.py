@@ -79,6 +79,10 @@ def run_demo(out: Path, batch_size: int = 4) -> dict[str, Path]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ov_eval.doctor import refuse_known_broken
+
+    if refuse_known_broken("ov-eval demo"):  # the newcomer's first command: say why, and the fix
+        return 1
     start = time.monotonic()
     print(f"[demo] {RANDOM_WARNING}")
     try:

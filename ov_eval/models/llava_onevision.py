@@ -48,6 +48,7 @@ from ov_eval.models.hf_port import load_model, load_processor
 from ov_eval.models.model_args import AdapterArgs
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
 from ov_eval.models.visuals import Modality, SampleVisuals, VideoFrames, classify, is_video_path, load_visuals
+from ov_eval.provenance import write_adapter_settings
 
 lmms_patches.install()
 
@@ -118,6 +119,8 @@ class LlavaOneVision(lmms):
             f"[ov-eval] llava_onevision: {self.args.pretrained} on {self._device} dtype={self._model.dtype} "
             f"attn={self.args.attn_implementation} batch_size={self.batch_size_per_gpu} rank={self.rank}/{self.world_size}"
         )
+        if log_dir:  # ov-eval run records these effective settings in the results (ov_eval/provenance.py)
+            write_adapter_settings(log_dir, self)
 
     # ------------------------------------------------------------------ lmms-eval plumbing
     @property

@@ -56,6 +56,7 @@ class Report:
     tolerance_pct: float
     paper_only: bool
     run_files: list[Path] = field(default_factory=list)
+    provenance: dict[Path, dict | None] = field(default_factory=dict)  # per run file
 
     @property
     def checkpoints(self) -> list[str]:
@@ -89,6 +90,7 @@ def build_report(runs: list[Run], tolerance_pct: float = 1.0, reference_path: Pa
         tolerance_pct=tolerance_pct,
         paper_only=paper_only,
         run_files=sorted({run.path for run in runs}),
+        provenance={run.path: run.provenance for run in runs},
     )
 
 

@@ -66,6 +66,7 @@ class Run:
     git_hash: str | None
     tasks: dict[str, TaskResult]
     samples: dict[str, Path] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None  # what produced it (ov_eval/provenance.py), ov-eval run only
 
     @property
     def order(self) -> tuple[str, float, str]:
@@ -127,6 +128,7 @@ def load_run(path: Path, label: str | None = None) -> Run:
         git_hash=data.get("git_hash"),
         tasks=tasks,
         samples=samples,
+        provenance=extra.get("provenance"),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ov_eval.provenance import summary as provenance_summary
 from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_signed, paper_layout
 from ov_eval.report.compare import NOT_RUN, paper_row
 
@@ -45,8 +46,8 @@ def _sources(report: Report) -> Section:
         f"Result files used ({len(report.run_files)}); for duplicate (checkpoint, task) pairs the "
         f"newest file wins (see 'Files and accounting'). Tolerance: {report.tolerance_pct:g} % of each "
         "unit's range (1 accuracy point, 0.05 on 0-5 GPT scores, 8/20 MME cognition/perception points).",
-        header=["file"],
-        rows=[[str(p)] for p in report.run_files],
+        header=["file", "produced by"],
+        rows=[[str(p), provenance_summary(report.provenance.get(p))] for p in report.run_files],
     )
 
 
