@@ -210,6 +210,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     """Everything that can be checked before lmms-eval starts (minutes of imports and model loading)."""
     if args.num_processes < 1:
         raise RunError(f"--num_processes must be >= 1 (got {args.num_processes}); 1 runs a single process")
+    limit = args.judge_failure_limit
+    if limit is not None and not 0 <= limit <= 1:
+        raise RunError(
+            f"--fail-on-judge-failures takes a fraction from 0 to 1 (got {limit:g}); 1 never fails"
+        )
     for extra in args.include_path:
         if not extra.is_dir():
             raise RunError(f"--include_path {extra}: no such directory")

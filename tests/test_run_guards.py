@@ -40,6 +40,7 @@ def _one_line_error(capsys) -> str:
             "pretrained='/no/ckpts/step1' is a local path but no",
         ),
         (["--model_args", "dtype"], "--model_args: 'dtype' is not name=value"),
+        (["--fail-on-judge-failures", "5"], "takes a fraction from 0 to 1 (got 5)"),
     ],
 )
 def test_bad_arguments_are_one_line_before_lmms_eval_starts(tmp_path, capsys, monkeypatch, extra, needle):
