@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_eval.judge import add_judge_arguments, judge_env_from_args
-from ov_eval.judge.accounting import merge_into_results
+from ov_eval.judge.accounting import read_accounting
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
 
@@ -322,7 +322,9 @@ def _run_locked(args: argparse.Namespace, lock: int) -> int:
         return rc or 1
     counts, details = merge_errors_into_results(results_path, records)
     print(summary_line(counts, details))
-    judged = merge_into_results(results_path, judge_dir)
+    judged = read_accounting(judge_dir)
+    if judged:
+        update_ov_eval_section(results_path, {"judge": judged})
     for task, acc in judged.items():
         print(
             f"ov-eval judge: {task}: {acc['judged']} judged, {acc['calls']} call(s), "

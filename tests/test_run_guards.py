@@ -129,5 +129,8 @@ def test_failed_judgments_decide_the_exit_status(tmp_path, capsys, monkeypatch, 
     out = tmp_path / "out"
     monkeypatch.setattr(run_module.subprocess, "call", FakeLmmsEval(out, judged))
     assert main(_run(out, *extra)) == status
+    (results,) = out.rglob("*_results.json")
+    accounting = json.loads(results.read_text())["ov_eval"]["judge"]["ov_mmvet"]
+    assert (accounting["judged"], accounting["failures"]) == judged["ov_mmvet"]
     if status:
         assert "too many failed judgments (ov_mmvet: " in capsys.readouterr().err
