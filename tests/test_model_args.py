@@ -90,12 +90,3 @@ def test_a_missing_local_checkpoint_directory_is_named(tmp_path):
     with pytest.raises(ValueError, match=f"pretrained='{missing}' is a local path but no such directory"):
         AdapterArgs.from_kwargs(pretrained=str(missing))
     assert AdapterArgs.from_kwargs(pretrained="org/name").pretrained == "org/name"  # a hub id is not checked
-
-
-def test_check_model_args_accepts_a_subclasss_own_arguments():
-    from ov_eval.models.model_args import check_model_args
-    from ov_eval.testing.faults import FaultyLlavaOneVision
-
-    assert check_model_args(FaultyLlavaOneVision, {"oom_above": "2", "batch_size": "3"}).batch_size == 3
-    with pytest.raises(ValueError, match="unknown model_args \\['nope'\\]"):
-        check_model_args(FaultyLlavaOneVision, {"nope": 1})

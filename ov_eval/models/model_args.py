@@ -16,7 +16,6 @@ CLI's ``--batch_size`` always has a value, its default 1).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -107,22 +106,6 @@ def merge_cli_config(model_args: dict[str, Any], cli_config: dict[str, Any] | No
     (``batch_size``, ``device``, ``max_batch_size``): model_args win; unset (None) extras are dropped."""
     extras = {k: v for k, v in (cli_config or {}).items() if v is not None}
     return {**extras, **model_args}
-
-
-def check_model_args(model_class: type, model_args: dict[str, Any]) -> AdapterArgs:
-    """Validate model_args for ``model_class`` (the adapter or a subclass) without loading anything.
-
-    Arguments the subclass's own ``__init__`` declares (test doubles add some) are its business;
-    the rest must be adapter arguments. Raises ValueError with the adapter's own message.
-    """
-    own = {
-        name
-        for klass in model_class.__mro__
-        if "__init__" in vars(klass)
-        for name, param in inspect.signature(klass.__init__).parameters.items()
-        if name != "self" and param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL)
-    }
-    return AdapterArgs.from_kwargs(**{k: v for k, v in model_args.items() if k not in own})
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
