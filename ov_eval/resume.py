@@ -168,6 +168,10 @@ def _open_shards(paths: list[str]) -> list[sqlite3.Connection]:
 
     connections = []
     for path in paths:
+        warning = sqlite_health.set_aside_if_damaged(path, "response cache shard")
+        if warning:  # never readable again: out of the way of every later run
+            logger.warning(f"[ov-eval] {warning}")
+            continue
         try:
             connection = sqlite3.connect(path, timeout=30)
             connection.execute("SELECT 1 FROM responses LIMIT 1")
@@ -269,10 +273,17 @@ def _patch_lookup(response_cache_cls: type) -> None:
         found = original(self, cache_key)
         if found is not None:
             return found
-        for shard in getattr(self, "_ov_eval_shards", ()):
-            row = shard.execute(
-                f"SELECT {_ROW_COLUMNS} FROM responses WHERE cache_key = ?", (cache_key,)
-            ).fetchone()
+        for shard in list(getattr(self, "_ov_eval_shards", ())):
+            try:
+                row = shard.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM responses WHERE cache_key = ?", (cache_key,)
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:  # a fallback only: losing it costs recomputation
+                from loguru import logger
+
+                logger.warning(f"[ov-eval] response cache shard unreadable, no longer read: {exc}")
+                self._ov_eval_shards.remove(shard)
+                continue
             if row is not None:
                 self.db.execute(
                     f"INSERT OR IGNORE INTO responses ({_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row

@@ -416,3 +416,17 @@ def test_a_cache_db_damaged_during_the_run_does_not_fail_the_final_merge(tmp_pat
     reopened.execute(again, "generate_until", visual_requests(len(docs)))
     reopened.finalize(success=True)
     assert again.asked == []
+
+
+def test_a_damaged_shard_of_a_killed_run_is_moved_aside(tmp_path, checkpoint_copy):
+    killed = RecordingModel(crash_after=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_once(tmp_path / "cache", checkpoint_copy, killed, n=40)
+    (shard,) = (tmp_path / "cache" / "runs").glob("*/rank_0.db")
+    import sqlite3
+
+    sqlite3.connect(shard).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    shard.write_bytes(b"\0" * 100 + shard.read_bytes()[100:])  # header overwritten
+    rerun = RecordingModel()
+    assert run_once(tmp_path / "cache", checkpoint_copy, rerun, n=40) == [f"answer {i}" for i in range(40)]
+    assert rerun.asked == list(range(40)) and list(shard.parent.glob("rank_0.db.damaged-*"))
