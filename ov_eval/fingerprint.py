@@ -236,6 +236,9 @@ def _update_with_visual(digest: Any, value: Any) -> None:
     elif hasattr(value, "tobytes") and hasattr(value, "mode") and hasattr(value, "size"):  # PIL image
         digest.update(f"I{value.mode}{value.size};".encode())
         digest.update(hashlib.sha256(value.tobytes()).digest())
+        palette = value.getpalette() if value.mode in ("P", "PA") else None
+        if palette:  # palette images: the same indices under another palette are another picture
+            digest.update(bytes(palette))
     elif isinstance(value, dict):
         digest.update(b"D{")
         for key in sorted(value, key=str):

@@ -430,3 +430,26 @@ def test_a_damaged_shard_of_a_killed_run_is_moved_aside(tmp_path, checkpoint_cop
     rerun = RecordingModel()
     assert run_once(tmp_path / "cache", checkpoint_copy, rerun, n=40) == [f"answer {i}" for i in range(40)]
     assert rerun.asked == list(range(40)) and list(shard.parent.glob("rank_0.db.damaged-*"))
+
+
+def test_visuals_digest_tells_apart_what_the_model_would_see_differently(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from ov_eval.fingerprint import visuals_digest
+    from ov_eval.models.visuals import VideoFrames
+
+    gray = Image.fromarray(np.zeros((4, 4), np.uint8)).convert("P")
+    red = gray.copy()
+    red.putpalette([255, 0, 0] * 256)
+    assert visuals_digest([gray]) == visuals_digest([gray.copy()])
+    assert visuals_digest([gray]) != visuals_digest([red])  # same indices, another palette
+    frames = [Image.new("RGB", (4, 4), c) for c in ("red", "blue")]
+    assert visuals_digest(frames) != visuals_digest(VideoFrames(frames))  # 2 images vs one video
+    assert visuals_digest(np.zeros((2, 3), np.float32)) != visuals_digest(np.zeros((3, 2), np.float32))
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"a" * (3 << 20))
+    before = visuals_digest([str(video)])
+    assert visuals_digest([str(video)]) == before
+    video.write_bytes(b"a" * (3 << 20) + b"b")  # re-extracted: size and mtime change
+    assert visuals_digest([str(video)]) != before
