@@ -24,6 +24,13 @@ ctime cannot be set from user space, so any rewrite of a file, even one that
 restores its size and mtime, invalidates its cached digest. Files in the Hugging
 Face hub cache are content-addressed (``blobs/<sha256>``); their name is their
 digest, so a hub checkpoint costs no hashing at all.
+
+The visuals of each request are part of the key as well (``visuals_digest``): the same
+question about a new image (another dataset revision, another ``OV_EVAL_DATA_DIR``,
+re-extracted videos) must not reuse the old answer. In-memory images and arrays are
+hashed by content; media files by identity (size, mtime) plus a sha256 of their first
+and last MiB, remembered per file version within the process, so a 2-hour video costs
+two 1 MiB reads, once.
 """
 
 from __future__ import annotations
@@ -47,7 +54,9 @@ EXECUTION_ONLY_SETTINGS = frozenset(
 )
 _HUB_BLOB = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 8 * 1024 * 1024
+_MEDIA_HEAD_TAIL = 1024 * 1024
 _lock = threading.Lock()
+_media_digests: dict[tuple, str] = {}
 
 
 def default_digest_cache() -> Path:
@@ -186,3 +195,73 @@ def model_fingerprint(model_args: dict[str, Any], cache: DigestCache | None = No
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:
     canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def media_file_digest(path: str | os.PathLike) -> str:
+    """Identity of a media file: size, mtime and a sha256 of its head and tail (whole file when small).
+
+    Not a full hash: videos are large and read by the model anyway. A rewrite changes the mtime
+    (re-extraction, a new dataset revision); a different file at the same path differs in size,
+    mtime or its first/last MiB (container headers and indexes live there).
+    """
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    key = (real, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    cached = _media_digests.get(key)
+    if cached is None:
+        digest = hashlib.sha256(f"{st.st_size}|{st.st_mtime_ns}|".encode())
+        with open(real, "rb") as fh:
+            if st.st_size <= 2 * _MEDIA_HEAD_TAIL:
+                digest.update(fh.read())
+            else:
+                digest.update(fh.read(_MEDIA_HEAD_TAIL))
+                fh.seek(-_MEDIA_HEAD_TAIL, os.SEEK_END)
+                digest.update(fh.read())
+        cached = _media_digests[key] = digest.hexdigest()
+    return cached
+
+
+def _update_with_visual(digest: Any, value: Any) -> None:
+    """Feed one visual (or a container of them) into ``digest``; the type tag keeps kinds apart."""
+    if value is None:
+        digest.update(b"N;")
+    elif isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if os.path.isfile(text):
+            digest.update(b"F" + media_file_digest(text).encode() + b";")
+        else:  # a URL or an identifier: the string is all we know
+            digest.update(b"S" + text.encode("utf-8", "surrogatepass") + b";")
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        digest.update(b"B" + hashlib.sha256(value).digest())
+    elif hasattr(value, "tobytes") and hasattr(value, "mode") and hasattr(value, "size"):  # PIL image
+        digest.update(f"I{value.mode}{value.size};".encode())
+        digest.update(hashlib.sha256(value.tobytes()).digest())
+        palette = value.getpalette() if value.mode in ("P", "PA") else None
+        if palette:  # palette images: the same indices under another palette are another picture
+            digest.update(bytes(palette))
+    elif isinstance(value, dict):
+        digest.update(b"D{")
+        for key in sorted(value, key=str):
+            digest.update(str(key).encode("utf-8", "surrogatepass") + b"=")
+            _update_with_visual(digest, value[key])
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{type(value).__name__}[".encode())  # VideoFrames vs images: another answer
+        for item in value:
+            _update_with_visual(digest, item)
+        digest.update(b"]")
+    elif hasattr(value, "__array__"):  # numpy arrays, torch tensors
+        import numpy as np
+
+        array = np.ascontiguousarray(np.asarray(value))
+        digest.update(f"A{array.dtype.str}{array.shape};".encode())
+        digest.update(hashlib.sha256(array.view(np.uint8).reshape(-1)).digest())
+    else:  # numbers, booleans; anything else by its repr (an unstable repr only costs reuse)
+        digest.update(f"R{type(value).__name__}:{value!r};".encode("utf-8", "surrogatepass"))
+
+
+def visuals_digest(visuals: Any) -> str:
+    """Content digest of what ``doc_to_visual`` returned for one doc (see the module docstring)."""
+    digest = hashlib.sha256()
+    _update_with_visual(digest, visuals)
+    return digest.hexdigest()[:16]

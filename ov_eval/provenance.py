@@ -171,15 +171,10 @@ def read_adapter_settings(directory: Path) -> dict[str, Any] | None:
     return None
 
 
-def merge_into_results(results_path: Path, settings_dir: Path) -> dict[str, Any]:
-    """Add ``results["ov_eval"]["provenance"]`` to one lmms-eval results file (atomic replace)."""
-    provenance = {**environment(), "adapter": read_adapter_settings(settings_dir)}
-    results = json.loads(results_path.read_text())
-    results.setdefault("ov_eval", {})["provenance"] = provenance
-    tmp = results_path.with_suffix(".provenance.tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    os.replace(tmp, results_path)
-    return provenance
+def run_provenance(settings_dir: Path) -> dict[str, Any]:
+    """``results["ov_eval"]["provenance"]`` of one run: this environment plus the settings the adapter
+    wrote to ``settings_dir`` (rank 0's)."""
+    return {**environment(), "adapter": read_adapter_settings(settings_dir)}
 
 
 def _short(value: Any, limit: int = 40) -> str:

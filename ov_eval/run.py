@@ -13,29 +13,45 @@ It is ``python -m lmms_eval`` (or ``accelerate launch -m lmms_eval`` with
   docs in ``<stamp>_errors.jsonl`` next to it) and summarised on one line.
 
 Anything after ``--`` goes to lmms-eval unchanged (``--limit``, ``--gen_kwargs``, ...).
+
+One ``ov-eval run`` at a time per ``--output_path``: it holds a lock there
+(``.ov_eval_run.lock``, released when it and its lmms-eval child end, kill -9
+included), so a second one is refused with a message instead of mixing its
+accounting into the first one's results. The results file merged into is the one
+this invocation's child wrote (new since the start), never an earlier run's.
+Arguments are checked before lmms-eval starts; every problem is one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ov_eval.judge import add_judge_arguments, judge_env_from_args
-from ov_eval.judge.accounting import merge_into_results
+from ov_eval.judge.accounting import read_accounting
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
-from ov_eval.provenance import merge_into_results as merge_provenance
+from ov_eval.provenance import run_provenance
 
 ERROR_LOG_DIR_ENV = "OV_EVAL_ERROR_LOG_DIR"  # read by the adapter (ov_eval/models/llava_onevision.py)
 JUDGE_ACCOUNTING_DIR_ENV = "OV_EVAL_JUDGE_ACCOUNTING_DIR"  # read by ov_eval.judge.runtime
+LOCK_NAME = ".ov_eval_run.lock"
+EXIT_USAGE, EXIT_JUDGE_FAILURES = 2, 3
+_ADAPTER_IDS = ("llava_onevision", "llava_onevision_hf_ov")  # model ids whose model_args are AdapterArgs
+
+
+class RunError(Exception):
+    """A problem with the command line or the environment, said in one line (``ov-eval: error: ...``)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,6 +85,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         help="more task YAML directories (repeatable)",
     )
+    p.add_argument(
+        "--fail-on-judge-failures",
+        dest="judge_failure_limit",
+        nargs="?",
+        type=float,
+        const=0.0,
+        default=None,
+        metavar="FRACTION",
+        help="exit 3 when more than FRACTION of a task's judgments failed (0 when given without a value); "
+        "without the flag, exit 3 only when every judgment of a task failed (the task has no score)",
+    )
     p.add_argument("lmms_eval_args", nargs=argparse.REMAINDER, help="after --: passed to lmms-eval as is")
     add_judge_arguments(p)
     p.set_defaults(func=cmd_run)
@@ -97,7 +124,7 @@ def include_path(extra_dirs: list[Path], scratch: Path) -> Path:
     shutil.copytree(tasks_path(), scratch / "ov_eval", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     for extra in extra_dirs:
         if not extra.is_dir():
-            raise FileNotFoundError(f"--include_path {extra}: not a directory")
+            raise RunError(f"--include_path {extra}: no such directory")
         shutil.copytree(extra, scratch / extra.resolve().name, ignore=shutil.ignore_patterns("__pycache__"))
     return scratch
 
@@ -191,10 +218,7 @@ def merge_errors_into_results(
     counts = error_counts(records, tasks)
     details = results_path.with_name(results_path.name.removesuffix("_results.json") + "_errors.jsonl")
     details.write_text("".join(json.dumps(r) + "\n" for r in records))
-    results.setdefault("ov_eval", {}).update({"errors": counts, "error_log": str(details)})
-    tmp = results_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    os.replace(tmp, results_path)
+    update_ov_eval_section(results_path, {"errors": counts, "error_log": str(details)})
     return counts, details
 
 
@@ -206,38 +230,151 @@ def refuse_broken_environment() -> bool:
     return refuse_known_broken("ov-eval run")
 
 
+def parse_model_args(model_args: str) -> dict[str, str]:
+    """``a=1,b=x`` as strings (lmms-eval's own parser imports all of lmms-eval; types are checked later)."""
+    parsed = {}
+    for item in filter(None, model_args.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise RunError(f"--model_args: {item!r} is not name=value")
+        parsed[name.strip()] = value
+    return parsed
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be checked before lmms-eval starts (minutes of imports and model loading)."""
+    if args.num_processes < 1:
+        raise RunError(f"--num_processes must be >= 1 (got {args.num_processes}); 1 runs a single process")
+    limit = args.judge_failure_limit
+    if limit is not None and not 0 <= limit <= 1:
+        raise RunError(
+            f"--fail-on-judge-failures takes a fraction from 0 to 1 (got {limit:g}); 1 never fails"
+        )
+    for extra in args.include_path:
+        if not extra.is_dir():
+            raise RunError(f"--include_path {extra}: no such directory")
+    model_args = parse_model_args(args.model_args)
+    if args.model in _ADAPTER_IDS:  # subclasses may take more arguments: the adapter checks those itself
+        from ov_eval.models.model_args import AdapterArgs
+
+        try:
+            AdapterArgs.from_kwargs(**model_args)
+        except ValueError as exc:
+            raise RunError(f"--model_args: {exc}") from None
+
+
+def lock_output_path(output_path: Path) -> int:
+    """Create ``output_path`` and hold its run lock; returns the lock's file descriptor.
+
+    ``flock`` is released by the kernel when every holder is gone (the lmms-eval child
+    inherits it), so a killed run never leaves a stale lock behind.
+    """
+    try:
+        output_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(output_path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RunError(
+            f"--output_path {output_path}: cannot write there ({exc.strerror or exc}); choose a writable directory"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise RunError(
+            f"--output_path {output_path} is in use by another ov-eval run (pid {holder}); "
+            "wait for it to finish or choose another --output_path"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def update_ov_eval_section(results_path: Path, updates: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``updates`` into ``results["ov_eval"]`` of one results file (atomic rewrite); returns the section.
+
+    The one place where ``ov-eval run`` reads and writes its section of an lmms-eval results file.
+    """
+    results = json.loads(results_path.read_text())
+    section = results.setdefault("ov_eval", {})
+    section.update(updates)
+    tmp = results_path.with_name(f".{results_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    os.replace(tmp, results_path)
+    return section
+
+
+def judge_failures_over_limit(judged: dict[str, dict[str, Any]], limit: float | None) -> list[str]:
+    """``"task: failed/total"`` for tasks whose failed judgments exceed ``limit`` (a fraction);
+    ``None``: only tasks where every judgment failed (they have no score at all)."""
+    over = []
+    for task, acc in sorted(judged.items()):
+        total, failed = int(acc.get("judged", 0)), int(acc.get("failures", 0))
+        if not total or not failed:
+            continue
+        if (failed >= total) if limit is None else (failed / total > limit):
+            over.append(f"{task}: {failed}/{total}")
+    return over
+
+
+def own_results_file(before: set[Path], output_path: Path) -> Path | None:
+    """The results file this invocation's lmms-eval wrote: new since the start (the lock keeps others out)."""
+    new = [p for p in results_files(output_path) if p not in before]
+    return new[-1] if new else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if refuse_broken_environment():
         return 1
-    started = time.time()
-    args.output_path.mkdir(parents=True, exist_ok=True)
+    check_arguments(args)
+    lock = lock_output_path(args.output_path)
+    try:
+        return _run_locked(args, lock)
+    finally:
+        os.close(lock)
+
+
+def _run_locked(args: argparse.Namespace, lock: int) -> int:
+    before = set(results_files(args.output_path))
     # One directory per invocation: a rerun retries failed samples (they are never cached) and must not
     # count the killed run's records a second time.
-    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     error_dir = args.output_path / "ov_eval_errors" / stamp
     error_dir.mkdir(parents=True)
     # Judge accounting per invocation too: a rerun's judgments are cache hits and must be counted as such.
     judge_dir = Path(args.judge_accounting_dir or args.output_path / "ov_eval_judge" / stamp)
     cmd, env_extra = build_command(args, error_dir, judge_dir)
     print("ov-eval run: " + " ".join(cmd), flush=True)
-    rc = subprocess.call(cmd, env={**os.environ, **env_extra})
+    rc = subprocess.call(cmd, env={**os.environ, **env_extra}, pass_fds=(lock,))
     records = read_error_logs(error_dir)
-    found = results_files(args.output_path, since=started - 1)
-    if rc != 0 or not found:
+    results_path = own_results_file(before, args.output_path)
+    if rc != 0 or results_path is None:
         print(
-            f"ov-eval run: lmms-eval failed (exit {rc}, {len(found)} results file(s))",
+            f"ov-eval run: lmms-eval failed (exit {rc}, {'a' if results_path else 'no'} results file); "
+            "its log above names the cause",
             file=sys.stderr,
         )
         if records:
             print(summary_line(error_counts(records, []), None), file=sys.stderr)
         return rc or 1
-    counts, details = merge_errors_into_results(found[-1], records)
+    counts, details = merge_errors_into_results(results_path, records)
     print(summary_line(counts, details))
-    judged = merge_into_results(found[-1], judge_dir)
-    merge_provenance(found[-1], error_dir)  # versions, git commit, the adapter's effective settings
+    judged = read_accounting(judge_dir)
+    if judged:
+        update_ov_eval_section(results_path, {"judge": judged})
+    # versions, git commit, the adapter's effective settings
+    update_ov_eval_section(results_path, {"provenance": run_provenance(error_dir)})
     for task, acc in judged.items():
         print(
             f"ov-eval judge: {task}: {acc['judged']} judged, {acc['calls']} call(s), "
             f"{acc['cache_hits']} cache hit(s), {acc['failures']} failure(s)"
         )
+    over = judge_failures_over_limit(judged, args.judge_failure_limit)
+    if over:
+        print(
+            f"ov-eval run: too many failed judgments ({', '.join(over)}); results in {results_path}. "
+            "Fix the judge (causes above) and rerun the same command: finished answers and judgments are cached",
+            file=sys.stderr,
+        )
+        return EXIT_JUDGE_FAILURES
     return 0

@@ -111,3 +111,37 @@ def test_mismatched_inline_image_markers_are_an_error(model, media):
     attach_docs(model, [{"visuals": [media["good"], media["good"]]}])
     (text,) = model.generate_until([gen_request(0, "Look at <image> only.")])
     assert text.startswith(ERROR_MARKER) and "1 <image> markers but the sample has 2 images" in text
+
+
+def test_unencodable_prompt_text_fails_one_sample_and_the_samples_log_can_be_written(model, media, tmp_path):
+    """A lone surrogate from a task's doc_to_text: one failed sample, and lmms-eval's own samples writer
+    still writes every sample (it used to stop at that one, leaving the task's samples file empty)."""
+    import json
+
+    from lmms_eval.loggers.evaluation_tracker import EvaluationTracker
+
+    attach_docs(model, [{"visuals": [media["good"]]}, {"visuals": [media["good"]]}])
+    before = len(model.errors.records)
+    requests = [gen_request(0, "Broken \udc80 text."), gen_request(1, "Describe.")]
+    bad, good = model.generate_until(requests)
+    assert bad.startswith(ERROR_MARKER) and not good.startswith(ERROR_MARKER)
+    (record,) = model.errors.records[before:]
+    assert record.doc_id == 0 and "cannot be encoded as UTF-8" in record.cause and "\\udc80" in record.cause
+    tracker = EvaluationTracker(output_path=str(tmp_path))
+    tracker.general_config_tracker.model_name_sanitized = "m"
+    tracker.date_id = "20260101T000000"  # set by save_results_aggregated in a real run
+    samples = [
+        {
+            "doc_id": r.doc_id,
+            "doc": {},
+            "target": "",
+            "arguments": r.args,
+            "resps": [[o]],
+            "filtered_resps": [o],
+        }
+        for r, o in zip(requests, (bad, good), strict=True)
+    ]
+    tracker.save_results_samples("unit_task", samples)
+    (written,) = (tmp_path / "m").glob("*_samples_unit_task.jsonl")
+    lines = [json.loads(line) for line in written.read_text().splitlines()]
+    assert [line["doc_id"] for line in lines] == [0, 1] and "\\udc80" in lines[0]["input"]

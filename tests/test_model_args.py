@@ -54,3 +54,39 @@ def test_unknown_argument_lists_the_valid_ones():
 def test_bad_values_are_rejected_with_the_argument_name(kwargs, needle):
     with pytest.raises(ValueError, match=needle):
         AdapterArgs.from_kwargs(**kwargs)
+
+
+# lmms-eval's evaluator passes its CLI's --batch_size (default 1), --max_batch_size and --device like this
+CLI_EXTRAS = {"batch_size": 1, "max_batch_size": None, "device": None}
+
+
+def test_batch_size_in_model_args_wins_over_the_cli_default(tiny_ov_dir):
+    from ov_eval.models.llava_onevision import LlavaOneVision
+
+    model = LlavaOneVision.create_from_arg_string(
+        f"pretrained={tiny_ov_dir},dtype=float32,device=cpu,batch_size=4", dict(CLI_EXTRAS)
+    )
+    assert model.batch_size == 4  # lmms-eval's default: "got multiple values for keyword argument"
+    assert str(model.device) == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("arg_string", "needle"),
+    [
+        ("batch_size=abc", "batch_size must be an integer, got 'abc'"),
+        ("batch_size=0", "batch_size must be >= 1, got 0"),
+        ("max_frames_num=-3", "max_frames_num must be >= 1"),
+    ],
+)
+def test_invalid_model_args_get_the_adapters_own_message(arg_string, needle):
+    from ov_eval.models.llava_onevision import LlavaOneVision
+
+    with pytest.raises(ValueError, match=needle):
+        LlavaOneVision.create_from_arg_string(arg_string, dict(CLI_EXTRAS))
+
+
+def test_a_missing_local_checkpoint_directory_is_named(tmp_path):
+    missing = tmp_path / "ckpts" / "step-100"
+    with pytest.raises(ValueError, match=f"pretrained='{missing}' is a local path but no such directory"):
+        AdapterArgs.from_kwargs(pretrained=str(missing))
+    assert AdapterArgs.from_kwargs(pretrained="org/name").pretrained == "org/name"  # a hub id is not checked

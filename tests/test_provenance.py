@@ -16,6 +16,7 @@ from ov_eval.report.build import build_report
 from ov_eval.report.render_md import render_markdown
 from ov_eval.report.runs import load_runs
 from ov_eval.report.sections import sections
+from ov_eval.run import update_ov_eval_section
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +78,7 @@ def test_merge_keeps_the_results_and_adds_provenance(tmp_path):
     path = write_results(tmp_path, "llava-hf/llava-onevision-qwen2-7b-ov-hf", "20260101_000000", {"ov_ai2d": {"exact_match,flexible-extract": 0.5}}, ov_eval={"errors": {"ov_ai2d": 0}})  # fmt: skip
     before = json.loads(path.read_text())
     provenance.write_adapter_settings(tmp_path / "logs", fake_adapter())
-    provenance.merge_into_results(path, tmp_path / "logs")
+    update_ov_eval_section(path, {"provenance": provenance.run_provenance(tmp_path / "logs")})
     after = json.loads(path.read_text())
     added = after["ov_eval"].pop("provenance")
     assert after == before

@@ -111,3 +111,18 @@ def test_paper_only_report(tmp_path, capsys):
 def test_report_without_runs_or_paper_is_a_usage_error(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert "--paper" in capsys.readouterr().err
+
+
+def test_hostile_strings_are_escaped_in_markdown_and_neutralised_in_csv(tmp_path):
+    """A label (or task name, judge text) from outside must not become Markdown/HTML or a spreadsheet formula."""
+    write_results(
+        tmp_path / "runs", OV, "20260101_000000", {"ov_ai2d": {"exact_match,flexible-extract": 0.8}}
+    )
+    label = "=HYPERLINK(1)|<img src=x onerror=alert(1)>[x](http://e)_*"
+    assert main(["report", str(tmp_path / "runs"), "--label", label, "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "report.md").read_text()
+    escaped = "\\=HYPERLINK(1)\\|&lt;img src=x onerror=alert(1)&gt;\\[x\\](http://e)\\_\\*"
+    assert escaped in md and "<img" not in md and "[x](http://e)" not in md
+    with (tmp_path / "out" / "report.csv").open() as fh:
+        checkpoints = {row["checkpoint"] for row in csv.DictReader(fh)}
+    assert "'" + label in checkpoints and label not in checkpoints

@@ -3,7 +3,8 @@ uninterrupted run's, and the rerun computes exactly the samples whose answers we
 
 Chunks of 4 requests at batch size 4 (one model call per chunk); ``call_delay`` keeps each call ~0.4 s so
 the kill lands between stored chunks. What was stored is read from the cache's SQLite shards after the
-kill, independently of ov-eval's code.
+kill, independently of ov-eval's code. While the first run holds the output path, a second ``ov-eval run``
+into it is refused (a real second process), and the kill -9 releases that lock for the rerun.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from support.faults import CALLS_LOG_ENV, read_calls
 from support.fixtures import resilience
 
 from ov_eval.lmms_patches.resume import CHUNK_ENV
+from ov_eval.run import LOCK_NAME
 
 SEED = 20260722
 ALL_DOCS = set(range(resilience.NUM_DOCS))
@@ -69,6 +71,20 @@ def runs(tiny_ov_dir, tmp_path_factory):
         start_new_session=True,  # its own process group: the kill takes ov-eval and lmms-eval together
     )
     deadline = time.monotonic() + 180
+    lock = out / LOCK_NAME
+    while (
+        not (lock.exists() and lock.read_text().strip())
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.02)  # the first run holds the output path once its pid is in the lock file
+    concurrent = subprocess.run(
+        _cmd(tiny_ov_dir, out),
+        env=env_for(data, out, **chunking),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     while len(read_calls(killed_calls)) < kill_after and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -80,6 +96,8 @@ def runs(tiny_ov_dir, tmp_path_factory):
         _cmd(tiny_ov_dir, out), env_for(data, out, **chunking, **{CALLS_LOG_ENV: str(rerun_calls)}), out
     )
     return {
+        "concurrent": concurrent,
+        "first_pid": proc.pid,
         "straight": straight,
         "killed_rc": rc,
         "computed_before_kill": _computed(killed_calls),
@@ -106,3 +124,10 @@ def test_rerun_gives_the_results_of_an_uninterrupted_run(runs):
     assert answers(rerun, RESUME_TASK) == answers(straight, RESUME_TASK)
     assert rerun.results["results"][RESUME_TASK] == straight.results["results"][RESUME_TASK]
     assert rerun.results["ov_eval"]["errors"] == {RESUME_TASK: 0}
+
+
+def test_a_second_run_into_the_same_output_path_is_refused_while_the_first_runs(runs):
+    concurrent = runs["concurrent"]
+    assert concurrent.returncode == 2
+    assert f"is in use by another ov-eval run (pid {runs['first_pid']})" in concurrent.stderr
+    assert "Traceback" not in concurrent.stderr

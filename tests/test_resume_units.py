@@ -308,3 +308,150 @@ def test_errors_are_merged_into_the_results_file(tmp_path):
     assert merged["ov_eval"]["errors"] == counts == {"a": 0, "b": 1}
     assert merged["results"] == {"a": {"acc,none": 0.5}}
     assert details.name == "20260101_errors.jsonl" and json.loads(details.read_text()) == record
+
+
+# ------------------------------------------------------------------ visuals in the key, damage, odd text
+def _doc_to_visual(doc: dict) -> list:
+    return [doc["image"]]
+
+
+def visual_requests(n: int, task: str = "ov_unit", text: str = "question") -> list[Instance]:
+    return [
+        Instance(
+            "generate_until",
+            (f"{text} {i}", dict(GREEDY), _doc_to_visual, i, task, "test"),
+            0,
+            {"task": task, "doc_id": i, "repeats": 1},
+        )
+        for i in range(n)
+    ]
+
+
+def _images(seed: int, n: int = 4) -> list:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    return [Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)) for _ in range(n)]
+
+
+def run_with_docs(root: Path, checkpoint: Path, docs: list[dict], extra: str = "", text: str = "question"):
+    lm = RecordingModel()
+    lm.task_dict = {"ov_unit": {"test": docs}}  # what lmms-eval's evaluator sets on the model
+    cache = open_cache(root, checkpoint, extra=extra)
+    out = cache.execute(lm, "generate_until", visual_requests(len(docs), text=text))
+    cache.finalize(success=True)
+    return lm, out
+
+
+def test_same_questions_over_new_images_are_all_recomputed(tmp_path, checkpoint_copy):
+    """Another dataset revision / data dir behind the same task: no answer may be reused."""
+    old = [{"image": image} for image in _images(1)]
+    run_with_docs(tmp_path / "cache", checkpoint_copy, old)
+    same = [{"image": image.copy()} for image in _images(1)]  # equal pixels, new objects
+    reused, _ = run_with_docs(tmp_path / "cache", checkpoint_copy, same)
+    assert reused.asked == []
+    new = [{"image": image} for image in _images(2)]
+    recomputed, _ = run_with_docs(tmp_path / "cache", checkpoint_copy, new)
+    assert recomputed.asked == [0, 1, 2, 3]
+
+
+def test_a_replaced_media_file_under_the_same_path_is_recomputed(tmp_path, checkpoint_copy):
+    paths = []
+    for i, image in enumerate(_images(3, n=2)):
+        paths.append(tmp_path / f"v{i}.png")
+        image.save(paths[-1])
+    docs = [{"image": str(p)} for p in paths]
+    run_with_docs(tmp_path / "cache", checkpoint_copy, docs)
+    _images(4, n=1)[0].save(paths[1])  # re-extracted: same name, new content
+    rerun, _ = run_with_docs(tmp_path / "cache", checkpoint_copy, docs)
+    assert rerun.asked == [1]
+
+
+def test_execution_only_model_args_keep_the_cache(tmp_path, checkpoint_copy):
+    run_once(tmp_path / "cache", checkpoint_copy, RecordingModel())
+    for extra in (",prefetch_batches=0", ",device=cuda:3", ",batch_size=8", ",device_map=auto"):
+        again = RecordingModel(answer_prefix="new")
+        assert run_once(tmp_path / "cache", checkpoint_copy, again, extra=extra)[0] == "answer 0"
+        assert again.asked == [], extra
+
+
+def test_unencodable_prompt_text_does_not_fail_the_cache(tmp_path, checkpoint_copy):
+    """A lone surrogate from a task's doc_to_text used to raise UnicodeEncodeError in the cache key."""
+    docs = [{"image": image} for image in _images(5, n=2)]
+    lm, out = run_with_docs(tmp_path / "cache", checkpoint_copy, docs, text="broken \udc80 text")
+    assert out == ["answer 0", "answer 1"] and lm.asked == [0, 1]
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 + 100])
+
+
+def test_a_damaged_cache_db_is_moved_aside_and_the_run_goes_on(tmp_path, checkpoint_copy):
+    root = tmp_path / "cache"
+    docs = [{"image": image} for image in _images(6, n=40)]
+    run_with_docs(root, checkpoint_copy, docs)
+    _truncate(root / "cache.db")
+    rerun, out = run_with_docs(root, checkpoint_copy, docs)
+    assert out == [f"answer {i}" for i in range(40)] and rerun.asked == list(range(40))
+    assert len(list(root.glob("cache.db.damaged-*"))) == 1
+    third, _ = run_with_docs(root, checkpoint_copy, docs)  # the fresh cache.db took the answers
+    shutil.rmtree(root / "runs")
+    assert third.asked == []
+
+
+def test_a_cache_db_damaged_during_the_run_does_not_fail_the_final_merge(tmp_path, checkpoint_copy):
+    root = tmp_path / "cache"
+    docs = [{"image": image} for image in _images(7, n=40)]
+    run_with_docs(root, checkpoint_copy, docs)
+    lm = RecordingModel()
+    lm.task_dict = {"ov_unit": {"test": docs}}
+    cache = open_cache(root, checkpoint_copy, extra=",max_images=3")  # new identity: all computed
+    cache.execute(lm, "generate_until", visual_requests(len(docs)))
+    _truncate(root / "cache.db")
+    cache.finalize(success=True)  # lmms-eval alone: "database disk image is malformed", run lost
+    assert list(root.glob("cache.db.damaged-*"))
+    again = RecordingModel()
+    again.task_dict = lm.task_dict
+    reopened = open_cache(root, checkpoint_copy, extra=",max_images=3")
+    reopened.execute(again, "generate_until", visual_requests(len(docs)))
+    reopened.finalize(success=True)
+    assert again.asked == []
+
+
+def test_a_damaged_shard_of_a_killed_run_is_moved_aside(tmp_path, checkpoint_copy):
+    killed = RecordingModel(crash_after=4)
+    with pytest.raises(KeyboardInterrupt):
+        run_once(tmp_path / "cache", checkpoint_copy, killed, n=40)
+    (shard,) = (tmp_path / "cache" / "runs").glob("*/rank_0.db")
+    import sqlite3
+
+    sqlite3.connect(shard).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    shard.write_bytes(b"\0" * 100 + shard.read_bytes()[100:])  # header overwritten
+    rerun = RecordingModel()
+    assert run_once(tmp_path / "cache", checkpoint_copy, rerun, n=40) == [f"answer {i}" for i in range(40)]
+    assert rerun.asked == list(range(40)) and list(shard.parent.glob("rank_0.db.damaged-*"))
+
+
+def test_visuals_digest_tells_apart_what_the_model_would_see_differently(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from ov_eval.fingerprint import visuals_digest
+    from ov_eval.models.visuals import VideoFrames
+
+    gray = Image.fromarray(np.zeros((4, 4), np.uint8)).convert("P")
+    red = gray.copy()
+    red.putpalette([255, 0, 0] * 256)
+    assert visuals_digest([gray]) == visuals_digest([gray.copy()])
+    assert visuals_digest([gray]) != visuals_digest([red])  # same indices, another palette
+    frames = [Image.new("RGB", (4, 4), c) for c in ("red", "blue")]
+    assert visuals_digest(frames) != visuals_digest(VideoFrames(frames))  # 2 images vs one video
+    assert visuals_digest(np.zeros((2, 3), np.float32)) != visuals_digest(np.zeros((3, 2), np.float32))
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"a" * (3 << 20))
+    before = visuals_digest([str(video)])
+    assert visuals_digest([str(video)]) == before
+    video.write_bytes(b"a" * (3 << 20) + b"b")  # re-extracted: size and mtime change
+    assert visuals_digest([str(video)]) != before

@@ -58,6 +58,7 @@ def run(tmp_path_factory):
                     "--tasks", "ov_all", "--output_path", str(out),
                     "--judge-base-url", server.url, "--judge-model", "fake-judge",
                     "--judge-cache", str(root / "judge.sqlite"), "--judge-max-tries", "1",
+                    "--fail-on-judge-failures", "1",  # tasks whose parser rejects every reply: still exit 0
                 ]
             )  # fmt: skip
             requests = len(server.requests)

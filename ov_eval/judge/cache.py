@@ -6,6 +6,10 @@ asked the same thing is the same judgment whether it was reached through the
 OpenAI API or a proxy. Only parsable answers are stored (a malformed answer is
 retried, never replayed). SQLite in WAL mode with a busy timeout, one short-lived
 connection per operation, so judge threads and data-parallel ranks can share a file.
+
+The cache is an optimisation: a damaged file (truncated, overwritten) is moved aside
+with a warning naming it and a fresh one started, at open or when a read or write
+first hits the damage. It costs judge calls, never the run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from loguru import logger
+
+from ov_eval import sqlite_health
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS judgments (
@@ -54,9 +62,23 @@ class JudgeCache:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        warning = sqlite_health.set_aside_if_damaged(self.path, "judge cache")
+        if warning:
+            logger.warning(f"[ov-eval judge] {warning}")
+        self._create()
+
+    def _create(self) -> None:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(_SCHEMA)
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        """Damage found mid-run: move the file aside (once; other threads may race) and start afresh."""
+        if not sqlite_health.is_damage_error(exc):
+            raise exc
+        warning = sqlite_health.set_aside_if_damaged(self.path, "judge cache")
+        logger.warning(f"[ov-eval judge] {warning or f'judge cache {self.path} failed: {exc}'}")
+        self._create()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -68,14 +90,25 @@ class JudgeCache:
             db.close()
 
     def get(self, key: str) -> CachedAnswer | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT content, model_used, prompt_tokens, completion_tokens FROM judgments WHERE key = ?",
-                (key,),
-            ).fetchone()
+        try:
+            with self._connect() as db:
+                row = db.execute(
+                    "SELECT content, model_used, prompt_tokens, completion_tokens FROM judgments WHERE key = ?",
+                    (key,),
+                ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            return None
         return CachedAnswer(row[0], row[1], row[2] or 0, row[3] or 0) if row else None
 
     def put(self, key: str, model: str, request: dict[str, Any], answer: CachedAnswer) -> None:
+        try:
+            self._put(key, model, request, answer)
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
+            self._put(key, model, request, answer)
+
+    def _put(self, key: str, model: str, request: dict[str, Any], answer: CachedAnswer) -> None:
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO judgments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -45,7 +45,7 @@ from ov_eval import lmms_patches
 from ov_eval.models.batching import PlannedRequest, plan_batches, settings_key
 from ov_eval.models.errors import ERROR_MARKER, FAILED_LOGLIKELIHOOD, ErrorLog, ErrorRecord, SampleError
 from ov_eval.models.hf_port import load_model, load_processor
-from ov_eval.models.model_args import AdapterArgs
+from ov_eval.models.model_args import AdapterArgs, merge_cli_config
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
 from ov_eval.models.visuals import Modality, SampleVisuals, VideoFrames, classify, is_video_path, load_visuals
 from ov_eval.provenance import write_adapter_settings
@@ -123,6 +123,13 @@ class LlavaOneVision(lmms):
             write_adapter_settings(log_dir, self)
 
     # ------------------------------------------------------------------ lmms-eval plumbing
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        """``batch_size``/``device`` may be given in ``--model_args`` too (those win over the CLI's)."""
+        from lmms_eval.utils import simple_parse_args_string
+
+        return cls(**merge_cli_config(simple_parse_args_string(arg_string), additional_config))
+
     @property
     def model(self):
         return self._model
@@ -493,10 +500,30 @@ class LlavaOneVision(lmms):
                 task=task, split=split, doc_id=int(doc_id), request_type=request.request_type, cause=cause
             )
         )
+        _make_loggable(request)
         return f"{ERROR_MARKER} {cause}"
 
     def _progress(self, items: list, desc: str):
         return tqdm(items, desc=f"llava_onevision {desc}", disable=self.rank != 0 or len(items) < 2)
+
+
+def _make_loggable(request: Instance) -> None:
+    """Replace text that cannot be written as UTF-8 (lone surrogates) in a failed request's arguments
+    by its escaped form: lmms-eval writes the arguments to the samples log, and one such string used to
+    abort writing the task's whole samples file."""
+    args = request.arguments if isinstance(request.arguments, tuple) else (request.arguments,)
+    if any(isinstance(a, str) and not _encodable(a) for a in args):
+        request.arguments = tuple(
+            a.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(a, str) else a for a in args
+        )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_frames(value: object) -> bool:

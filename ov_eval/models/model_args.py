@@ -5,12 +5,20 @@ the string "2", ``-1`` as the float -1.0, ``true`` as a bool), and the built-in
 adapters ``assert kwargs == {}``, which tells a user nothing. Here every argument
 is declared once, coerced to its type, checked, and an unknown name is answered
 with the list of valid ones.
+
+lmms-eval also passes its own ``--batch_size``/``--device``/``--max_batch_size`` as
+extra keyword arguments next to the parsed model_args; the same name in both used to
+fail with "got multiple values for keyword argument". ``merge_cli_config`` resolves
+that: a value written in ``--model_args`` wins (it is the more specific one; the
+CLI's ``--batch_size`` always has a value, its default 1).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
@@ -70,6 +78,11 @@ class AdapterArgs:
                 raise ValueError(f"llava_onevision: {name} must be >= 1, got {getattr(self, name)}")
         if self.prefetch_batches < 0:
             raise ValueError(f"llava_onevision: prefetch_batches must be >= 0, got {self.prefetch_batches}")
+        if looks_like_local_path(self.pretrained) and not Path(self.pretrained).expanduser().is_dir():
+            raise ValueError(
+                f"llava_onevision: pretrained={self.pretrained!r} is a local path but no such directory exists "
+                "(a hub id looks like 'org/name')"
+            )
         if self.device_map not in (None, "", "auto") and not self.device_map.startswith(("cuda", "cpu")):
             raise ValueError(
                 f"llava_onevision: device_map must be 'auto' or a device like 'cuda:0', got {self.device_map!r}"
@@ -77,6 +90,22 @@ class AdapterArgs:
 
     def replace(self, **changes: Any) -> AdapterArgs:
         return dataclasses.replace(self, **changes)
+
+
+def looks_like_local_path(pretrained: str) -> bool:
+    """A filesystem path, not a hub id ('org/name' or 'name'): absolute, ~, ./, ../ or nested deeper."""
+    return (
+        pretrained.startswith(("/", "~", "./", "../", ".\\"))
+        or pretrained.count("/") > 1
+        or (os.sep != "/" and os.sep in pretrained)
+    )
+
+
+def merge_cli_config(model_args: dict[str, Any], cli_config: dict[str, Any] | None) -> dict[str, Any]:
+    """Keyword arguments for the adapter from lmms-eval's parsed model_args and its CLI extras
+    (``batch_size``, ``device``, ``max_batch_size``): model_args win; unset (None) extras are dropped."""
+    extras = {k: v for k, v in (cli_config or {}).items() if v is not None}
+    return {**extras, **model_args}
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

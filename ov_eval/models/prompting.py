@@ -90,4 +90,11 @@ def chatml_prompt(user: str, system_prompt: str | None, assistant_prefix: str = 
 def validate_context(context: object, where: str) -> str:
     if not isinstance(context, str):
         raise SampleError(where, f"prompt is {type(context).__name__}, expected a string")
+    try:
+        context.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates: the tokenizer cannot take them either
+        bad = ascii(context[exc.start : exc.end])
+        raise SampleError(
+            where, f"prompt holds text that cannot be encoded as UTF-8 ({bad} at position {exc.start})"
+        ) from None
     return context

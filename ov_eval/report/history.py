@@ -4,15 +4,21 @@ One row per (label, source file, task, metric): re-tracking the same results fil
 same label replaces its rows instead of duplicating them, so ``ov-eval track`` is idempotent.
 Values are stored in the paper's unit (via the metric map) so that ``--max-drop 1.0`` means
 one accuracy point everywhere; tasks without a paper measure are stored raw.
+
+A damaged history file is moved aside (``<db>.damaged-<time>``, named in a warning on
+stderr) and a fresh one started: tracking goes on; the old scores can be re-tracked from
+their results files.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ov_eval import sqlite_health
 from ov_eval.report.metric_map import MEASURES
 from ov_eval.report.runs import Run
 
@@ -42,6 +48,9 @@ _BY_TASK_KEY = {(m.task, m.key): (name, m.scale) for name, m in MEASURES.items()
 
 
 def connect(db: Path) -> sqlite3.Connection:
+    warning = sqlite_health.set_aside_if_damaged(db, "history database")
+    if warning:
+        print(f"ov-eval: warning: {warning}; re-track earlier runs to restore their scores", file=sys.stderr)
     con = sqlite3.connect(str(db))
     con.execute("PRAGMA foreign_keys = ON")
     con.executescript(SCHEMA)

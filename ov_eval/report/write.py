@@ -39,6 +39,15 @@ def _cell_records(report: Report) -> list[dict]:
     ]
 
 
+def csv_safe(record: dict) -> dict:
+    """Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first)
+    get a leading apostrophe; numbers stay numbers."""
+    return {
+        k: "'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r")) else v
+        for k, v in record.items()
+    }
+
+
 def write_report(
     report: Report, out: Path, title: str = "LLaVA-OneVision evaluation report", banner: str = ""
 ) -> dict[str, Path]:
@@ -64,7 +73,7 @@ def write_report(
     with paths["report.csv"].open("w", newline="") as fh:
         writer = csv.DictWriter(fh, CSV_FIELDS)
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(map(csv_safe, records))
     paths["report.json"] = out / "report.json"
     payload = {
         "paper_only": report.paper_only,
