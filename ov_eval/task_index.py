@@ -210,6 +210,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             print("\n".join(dict.fromkeys(t for name in names for t in leaf_tasks(name))))
         elif args.without_judge:
             print(",".join(without_judge(names)))
+        elif args.fidelity:
+            from ov_eval.fidelity import fidelity_markdown
+
+            print(fidelity_markdown([row.task for row in task_rows(names)]), end="")
         else:
             print(markdown_table(task_rows(names)), end="")
     except KeyError as exc:
@@ -232,5 +236,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--without-judge",
         action="store_true",
         help="print a comma-separated --tasks value running every task that needs no LLM judge",
+    )
+    p.add_argument(
+        "--fidelity",
+        action="store_true",
+        help="print each task's fidelity card: the paper-era lmms-eval files, settings that still differ "
+        "from them, and whether the paper's number is comparable (reports/fidelity.yaml)",
     )
     p.set_defaults(func=cmd_tasks)

@@ -42,7 +42,7 @@ MEASURES: dict[str, Metric] = {
     "scienceqa": M("ov_scienceqa_img", "exact_match,none", 100),
     "imagedc": M("ov_imagedc", "gpt_eval_avg_score,none", 1),  # paper-era dc100_en 0-100 rating
     "mmlivebench": M("ov_mmlivebench", "gpt4_eval_score,none", 1),  # 0-100
-    "realworldqa": M("ov_realworldqa", "exact_match,none", 100),
+    "realworldqa": M("ov_realworldqa", "exact_match,flexible-extract", 100),  # release filter
     "vibe_eval": M("ov_vibe_eval", "all,none", 1),  # 25*(rating-1), 0-100
     "llava_w": M("ov_llava_in_the_wild", "gpt_eval_llava_all,none", 1),  # relative score, %
     "llava_wilder": M("ov_llava_wilder_small", "gpt_eval_llava_all,none", 1),  # relative score, %
