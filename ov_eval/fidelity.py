@@ -150,19 +150,28 @@ def not_comparable(measure: str, row: str | None) -> NotComparable | None:
     return nc if nc and nc.applies(row) else None
 
 
-def cell_notes(measure: str, row: str | None) -> list[str]:
-    """The footnotes of one report cell: comparability, deviations, then the paper's own notes."""
+def run_notes(measure: str, row: str | None) -> list[str]:
+    """The footnotes of a run's number: why it is not comparable, then the protocol deviations."""
     task = _task_of(measure)
     if task not in cards():
         return []
-    c = cards()[task]
-    notes = []
     nc = not_comparable(measure, row)
-    if nc:
-        notes.append(f"not comparable ({nc.kind}): {nc.why}")
-    notes += [f"protocol deviation: {d.text()}" for d in c.deviations]
-    notes += [f"paper: {n.note}" for n in c.paper_notes if n.measure == measure and row in n.rows]
-    return notes
+    notes = [f"not comparable ({nc.kind}): {nc.why}"] if nc else []
+    return notes + [f"protocol deviation: {d.text()}" for d in cards()[task].deviations]
+
+
+def cell_notes(measure: str, row: str | None) -> list[str]:
+    """Every footnote of one report cell: :func:`run_notes`, then the paper's own notes."""
+    return run_notes(measure, row) + paper_notes(measure, row)
+
+
+def paper_notes(measure: str, row: str | None) -> list[str]:
+    """The paper's own inconsistencies about one of its cells (shown next to the paper's value)."""
+    task = _task_of(measure)
+    c = cards().get(task)
+    return [
+        f"paper: {n.note}" for n in (c.paper_notes if c else ()) if n.measure == measure and row in n.rows
+    ]
 
 
 class Footnotes:
