@@ -59,7 +59,7 @@ def test_run_vs_paper_gaps_and_flags(report):
     assert vmme.gap == pytest.approx(-3.2) and vmme.status == "below paper"
     mvb = cell(report, "7b-ov", 5, "mvbench")  # group value already 0-100: 56.7 - 56.7 = 0
     assert (mvb.run, mvb.status) == (56.7, "ok")
-    ego = cell(report, "7b-ov", 5, "egoschema")  # 0.6*100 = 60.0 on the Subset; the paper's 60.1 is the full set
+    ego = cell(report, "7b-ov", 5, "egoschema")  # 60.0 on the Subset; the paper: full set
     assert ego.run == 60.0 and ego.gap is None and ego.status == NOT_COMPARABLE
     vcg = cell(report, "7b-ov", 5, "videochatgpt")  # 0-5 score: 3.40 - 3.51 = -0.11; tol 1 % of 5 = 0.05
     assert vcg.gap == pytest.approx(-0.11) and vcg.tolerance == pytest.approx(0.05) and vcg.flagged

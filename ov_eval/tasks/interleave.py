@@ -17,7 +17,6 @@ imported lazily: our task modules must import without optional packages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
