@@ -290,6 +290,20 @@ def test_scienceqa_keeps_the_fix_of_the_release_bug():
     assert deviation.direction == "+" and "bug" in deviation.why
 
 
+def test_mlvu_letter_rule_of_the_release():
+    """lmms_eval/tasks/mlvu/utils.py@1d3f34ab, ``extract_characters_regex``: strip; if ")" occurs, the
+    one character before the first ")" (``s[i - 1 : i]``, empty when ")" opens the text); else the text."""
+    from lmms_eval.tasks.mlvu.utils import extract_characters_regex as rule_073
+
+    from ov_eval.tasks.mlvu import process_results, release_letter
+
+    cases = {"A)": "A", " (B) red": "B", "C": "C", "The answer is D": "The answer is D", ")A": "", "": ""}
+    assert {r: release_letter(r) for r in cases} == cases
+    assert rule_073("The answer is D") == "D"  # where 0.7.3 reads more than the release did
+    doc = {"question": "q", "task_type": "count", "answer": "B"}
+    assert process_results(doc, ["(B) two"])["mlvu_percetion_score"]["pred_answer"] == "B"
+
+
 def test_llava_w_judge_messages_are_the_releases():
     """lmms_eval/tasks/llava-in-the-wild/utils.py@1d3f34ab, ``get_eval``: a fixed system turn, then the
     review prompt; temperature 0.2; called with max_tokens 1024."""
