@@ -163,6 +163,7 @@ def task_rows(names: list[str]) -> list[TaskRow]:
         for c in columns:
             where.setdefault(f"{c.column} ({c.split})", []).append(f"T{c.table}")
         paper = "; ".join(f"{col} [{', '.join(dict.fromkeys(tables))}]" for col, tables in where.items())
+        paper += _comparability(unit)
         metrics = {c.measure: f"`{c.metric.key}` → {c.unit}" for c in columns}
         folder = first.path.parent.name
         modality = columns[0].modality if columns else _MODALITY_BY_DIR.get(folder, "single-image")
@@ -185,6 +186,17 @@ def task_rows(names: list[str]) -> list[TaskRow]:
             )
         )
     return rows
+
+
+def _comparability(task: str) -> str:
+    """The task table's note when the task's fidelity card marks its paper cell not comparable."""
+    from ov_eval.fidelity import cards
+
+    nc = cards()[task].not_comparable if task in cards() else None
+    if nc is None:
+        return ""
+    rows = f", {'/'.join(nc.rows)}" if nc.rows else ""
+    return f" — **not comparable** ({nc.kind}{rows})"
 
 
 def _first_metric(data: dict[str, Any]) -> str:
