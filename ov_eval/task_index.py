@@ -163,6 +163,7 @@ def task_rows(names: list[str]) -> list[TaskRow]:
         for c in columns:
             where.setdefault(f"{c.column} ({c.split})", []).append(f"T{c.table}")
         paper = "; ".join(f"{col} [{', '.join(dict.fromkeys(tables))}]" for col, tables in where.items())
+        paper += _comparability(unit)
         metrics = {c.measure: f"`{c.metric.key}` → {c.unit}" for c in columns}
         folder = first.path.parent.name
         modality = columns[0].modality if columns else _MODALITY_BY_DIR.get(folder, "single-image")
@@ -185,6 +186,17 @@ def task_rows(names: list[str]) -> list[TaskRow]:
             )
         )
     return rows
+
+
+def _comparability(task: str) -> str:
+    """The task table's note when the task's fidelity card marks its paper cell not comparable."""
+    from ov_eval.fidelity import cards
+
+    nc = cards()[task].not_comparable if task in cards() else None
+    if nc is None:
+        return ""
+    rows = f", {'/'.join(nc.rows)}" if nc.rows else ""
+    return f" — **not comparable** ({nc.kind}{rows})"
 
 
 def _first_metric(data: dict[str, Any]) -> str:
@@ -210,6 +222,10 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             print("\n".join(dict.fromkeys(t for name in names for t in leaf_tasks(name))))
         elif args.without_judge:
             print(",".join(without_judge(names)))
+        elif args.fidelity:
+            from ov_eval.fidelity import fidelity_markdown
+
+            print(fidelity_markdown([row.task for row in task_rows(names)]), end="")
         else:
             print(markdown_table(task_rows(names)), end="")
     except KeyError as exc:
@@ -232,5 +248,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--without-judge",
         action="store_true",
         help="print a comma-separated --tasks value running every task that needs no LLM judge",
+    )
+    p.add_argument(
+        "--fidelity",
+        action="store_true",
+        help="print each task's fidelity card: the paper-era lmms-eval files, settings that still differ "
+        "from them, and whether the paper's number is comparable (reports/fidelity.yaml)",
     )
     p.set_defaults(func=cmd_tasks)

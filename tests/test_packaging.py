@@ -104,7 +104,7 @@ def test_wheel_carries_every_package_module_and_data_file(wheel):
     expected |= {
         f"ov_eval/reports/{p.relative_to(REPO / 'reports')}"
         for p in (REPO / "reports").rglob("*")
-        if p.is_file() and p.suffix in {".csv", ".json", ".md", ".html", ".css"}
+        if p.is_file() and p.suffix in {".csv", ".json", ".yaml", ".md", ".html", ".css"}
     }
     assert len([n for n in expected if n.endswith(".yaml")]) > 0
     assert expected - names == set()

@@ -113,7 +113,10 @@ def test_task_rows_carry_paper_column_split_metric_and_judge():
     )
     assert rows["ov_docvqa_val"].dataset == "lmms-lab-encoder/DocVQA / DocVQA / validation"
     assert rows["ov_mvbench"].dataset.endswith("(20 sub-tasks)") and "ov_mvbench_action_count" not in rows
-    assert rows["ov_interleave"].paper == "LLaVA-Interleave (out-domain) [T2]"
+    assert rows["ov_interleave"].paper == (
+        "LLaVA-Interleave (out-domain) [T2] — **not comparable** (paper inconsistency, 0.5b-ov)"
+    )  # from the task's fidelity card, like EgoSchema's subset
+    assert rows["ov_egoschema_subset"].paper.endswith("— **not comparable** (subset)")
     assert rows["ov_ocrbench"].paper.startswith("— (OCRBench is not a column")
     judged = {task for task, row in rows.items() if row.judge}
     assert {"ov_llava_in_the_wild", "ov_mathvista_testmini", "ov_activitynetqa", "ov_mmvet"} <= judged

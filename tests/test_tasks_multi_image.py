@@ -195,9 +195,14 @@ def test_column_filter_with_no_matching_rows_names_the_task_and_what_is_there():
         interleave.process_docs_blink(_dataset(["VIST"]))
 
 
-def test_multi_view_prompt_single_turn_is_the_turn_text_and_longer_ones_keep_lmms_eval_json():
+def test_multi_view_prompt_is_lmms_evals_json_which_the_adapter_replays_as_turns():
+    from ov_eval.models.prompting import chatml_prompt
+
     one = {"sample_id": 7, "conversations": [{"from": "human", "value": "<image>\nWhere is the lamp?"}]}
-    assert interleave.doc_to_text_multi_view(one) == "<image>\nWhere is the lamp?"
+    assert json.loads(interleave.doc_to_text_multi_view(one)) == one["conversations"]
+    # replayed like the release's llava_onevision: one user turn with the turn's text
+    prompt = chatml_prompt(interleave.doc_to_text_multi_view(one), None)
+    assert prompt == "<|im_start|>user\n<image>\nWhere is the lamp?<|im_end|>\n<|im_start|>assistant\n"
     turns = [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}, {"from": "human", "value": "c"}]
     assert json.loads(interleave.doc_to_text_multi_view({"conversations": turns})) == turns
 

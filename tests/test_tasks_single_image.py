@@ -107,14 +107,16 @@ def test_letter_matching_multiple_choice(run):
     assert run.metric("ov_ai2d", "exact_match", "flexible-extract") == pytest.approx(3 / 4)
     # ScienceQA: "B" = B; "A. true" -> A = A; "The answer is D" is neither a letter nor "X." -> 2/3
     assert per_doc(run, "ov_scienceqa_img", "exact_match") == [1.0, 1.0, 0.0]
-    # RealWorldQA: "B" = B; open answer "2." -> "2" = 2; "The answer is (A)" -> A != C -> 2/3
+    # RealWorldQA, the release's flexible-extract filter + exact_match (case/punctuation-insensitive):
+    #   "B" = B; open answer "2." -> "2" = 2; "The answer is (A)" -> "The answer is A" != C -> 2/3
     assert per_doc(run, "ov_realworldqa", "exact_match") == [1.0, 1.0, 0.0]
+    assert run.metric("ov_realworldqa", "exact_match", "flexible-extract") == pytest.approx(2 / 3)
     # SEED-Bench image rows (answers A, B): first character "A" = A; "D" of "Dog" != B -> 1/2
     assert run.metric("ov_seedbench_image", "seed_image") == pytest.approx(1 / 2)
     # MMMU: MC "B" = B; open "x = 12" -> number 12 = "12"; MC "(A)" -> A != D -> 2/3
     assert run.metric("ov_mmmu_val", "mmmu_acc") == pytest.approx(2 / 3, abs=1e-5)  # lmms-eval rounds to 5 dp
-    # MMStar macro average over L2 categories: scene [1], style ["C" != B: 0], geometry ["The answer is D." = D,
-    # "C" = C: 1, 1] -> (1 + 0 + 1) / 3 = 2/3 (the micro average would be 3/4)
+    # MMStar (the release's first-character rule) macro average over L2 categories: scene [1], style ["C" != B:
+    # 0], geometry ["The answer is D." -> character 14 = D, "C" = C: 1, 1] -> (1 + 0 + 1) / 3 = 2/3 (the micro average would be 3/4)
     assert run.metric("ov_mmstar", "average") == pytest.approx(2 / 3)
     assert run.metric("ov_mmstar", "coarse perception") == pytest.approx((1 + 0) / 2)
     assert run.metric("ov_mmstar", "math") == pytest.approx(1.0)

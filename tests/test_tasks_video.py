@@ -104,8 +104,9 @@ def test_egoschema_subset_letter_parsing_and_accuracy(run):
 
 
 def test_mlvu_m_avg_is_the_mean_over_the_seven_task_types(run):
-    # lmms-eval's extract_mcq_answer: "A)" -> A (right) ; "(C) choice 2" -> C (wrong, B) ; "C" right ;
-    # "D) choice 3" right ; "B" wrong (A) ; "B) choice 1" right ; "C" right ; "" -> "" wrong.
+    # the release's rule (character before the first ")", else the whole answer): "A)" -> A (right) ;
+    # "(C) choice 2" -> C (wrong, B) ; "C" right ; "D) choice 3" right ; "B" wrong (A) ; "B) choice 1" right ;
+    # "C" right ; "" -> "" wrong.
     # per type: count 1/2 = 50, anomaly 100, ego 100, needle 0, order 100, plotQA 100, topic 0
     m_avg = (50 + 100 + 100 + 0 + 100 + 100 + 0) / 7  # = 450/7 = 64.2857...
     assert run.metric("ov_mlvu_dev", "mlvu_percetion_score") == pytest.approx(m_avg)

@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
-from ov_eval.report.compare import NOT_RUN, Cell, Delta, ModalitySummary, by_modality, compare, si_vs_ov
+from ov_eval import fidelity
+from ov_eval.report.compare import (
+    NOT_RUN,
+    Cell,
+    Delta,
+    ModalitySummary,
+    by_modality,
+    compare,
+    paper_row,
+    si_vs_ov,
+)
 from ov_eval.report.reference import PAPER_CHECKPOINTS, PaperColumn, load_reference
 from ov_eval.report.runs import Resolved, Run, resolve
 
@@ -108,9 +118,13 @@ def fmt_signed(value: float | None, unit: str = "") -> str:
     return "-" if value is None else ("+" if value >= 0 else "") + fmt(value, unit)
 
 
-def paper_layout(report: Report, table: int) -> tuple[list[str], list[list[str]]]:
+def paper_layout(
+    report: Report, table: int, notes: fidelity.Footnotes | None = None
+) -> tuple[list[str], list[list[str]]]:
     """The paper's table ``table``: same column order, merged cells ("418/1580", "58.2/61.5"),
-    paper rows first, then one row per run checkpoint ("not run" where a task is missing)."""
+    paper rows first, then one row per run checkpoint ("not run" where a task is missing).
+    With ``notes``, values carry footnote marks from the tasks' fidelity cards."""
+    notes = notes or fidelity.Footnotes()
     columns = [c for c in report.reference if c.table == table]
     groups = [list(g) for _, g in groupby(columns, key=lambda c: c.column)]
     header = ["Model"] + [f"{g[0].column} ({'/'.join(c.split for c in g)})" for g in groups]
@@ -119,7 +133,16 @@ def paper_layout(report: Report, table: int) -> tuple[list[str], list[list[str]]
         if any(checkpoint in c.values for c in columns):
             rows.append(
                 [f"{PAPER_NAMES[checkpoint]} (paper)"]
-                + ["/".join(fmt(c.values.get(checkpoint), c.unit) for c in g) for g in groups]
+                + [
+                    "/".join(
+                        fmt(c.values.get(checkpoint), c.unit)
+                        + notes.mark(
+                            fidelity.paper_notes(c.measure, checkpoint) if checkpoint in c.values else []
+                        )
+                        for c in g
+                    )
+                    for g in groups
+                ]
             )
     cells = {(c.checkpoint, c.measure): c for c in report.cells if c.table == table}
     for checkpoint in report.checkpoints:
@@ -128,10 +151,14 @@ def paper_layout(report: Report, table: int) -> tuple[list[str], list[list[str]]
         row = [f"{checkpoint} (run)"]
         for g in groups:
             parts = [cells[(checkpoint, c.measure)] for c in g]
-            row.append(NOT_RUN if not any(p.ran for p in parts) else "/".join(_run_text(p) for p in parts))
+            row.append(
+                NOT_RUN if not any(p.ran for p in parts) else "/".join(_run_text(p, notes) for p in parts)
+            )
         rows.append(row)
     return header, rows
 
 
-def _run_text(cell: Cell) -> str:
-    return cell.status if cell.run is None else fmt(cell.run, cell.unit)
+def _run_text(cell: Cell, notes: fidelity.Footnotes) -> str:
+    if cell.run is None:
+        return cell.status
+    return fmt(cell.run, cell.unit) + notes.mark(fidelity.run_notes(cell.measure, paper_row(cell.checkpoint)))

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import mean
 
+from ov_eval import fidelity
 from ov_eval.report.reference import MODALITIES, PAPER_CHECKPOINTS, PaperColumn
 from ov_eval.report.runs import Resolved, split_checkpoint
 
 NOT_RUN = "not run"
 NO_SCORE = "no score"  # the task ran but its metric is absent or null (e.g. server-scored test splits)
+NOT_COMPARABLE = "not comparable"  # the paper measured something else (fidelity card: subset, ...)
 
 
 def paper_row(checkpoint: str) -> str | None:
@@ -53,13 +55,22 @@ class Cell:
     ran: bool = True  # the task is in the results (its value may still be missing: NO_SCORE)
 
     @property
+    def comparable(self) -> bool:
+        """False when the task's fidelity card says this paper cell measured something else."""
+        return fidelity.not_comparable(self.measure, paper_row(self.checkpoint)) is None
+
+    @property
     def gap(self) -> float | None:
-        return None if self.run is None or self.paper is None else self.run - self.paper
+        if self.run is None or self.paper is None or not self.comparable:
+            return None
+        return self.run - self.paper
 
     @property
     def status(self) -> str:
         if self.run is None:
             return NO_SCORE if self.ran else NOT_RUN
+        if not self.comparable:
+            return NOT_COMPARABLE
         if self.gap is None:
             return "no paper value"
         if abs(self.gap) <= self.tolerance:

@@ -42,7 +42,7 @@ MEASURES: dict[str, Metric] = {
     "scienceqa": M("ov_scienceqa_img", "exact_match,none", 100),
     "imagedc": M("ov_imagedc", "gpt_eval_avg_score,none", 1),  # paper-era dc100_en 0-100 rating
     "mmlivebench": M("ov_mmlivebench", "gpt4_eval_score,none", 1),  # 0-100
-    "realworldqa": M("ov_realworldqa", "exact_match,none", 100),
+    "realworldqa": M("ov_realworldqa", "exact_match,flexible-extract", 100),  # the release filter
     "vibe_eval": M("ov_vibe_eval", "all,none", 1),  # 25*(rating-1), 0-100
     "llava_w": M("ov_llava_in_the_wild", "gpt_eval_llava_all,none", 1),  # relative score, %
     "llava_wilder": M("ov_llava_wilder_small", "gpt_eval_llava_all,none", 1),  # relative score, %
@@ -68,7 +68,7 @@ MEASURES: dict[str, Metric] = {
     "sciverse_mv": M("ov_sciverse_mv", "interleave_score,none", 100),
     # ---- video (Table 5)
     "activitynetqa": M("ov_activitynetqa", "gpt_eval_accuracy,none", 1),  # % of "yes" verdicts
-    "egoschema": M("ov_egoschema_subset", "score,none", 100),
+    "egoschema": M("ov_egoschema_subset", "score,none", 100),  # Subset: not comparable
     "mlvu": M("ov_mlvu_dev", "mlvu_percetion_score,none", 1),  # (sic) M-Avg, 0-100
     "mvbench": M("ov_mvbench", "mvbench_accuracy,none", 1),  # group mean of 20 sub-tasks, 0-100
     "nextqa": M("ov_nextqa_mc_test", "exact_match,none", 100),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ov_eval import fidelity
 from ov_eval.provenance import summary as provenance_summary
 from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_signed, paper_layout
 from ov_eval.report.compare import NOT_RUN, paper_row
@@ -22,12 +23,15 @@ class Section:
 
 
 def sections(report: Report, images: dict[str, Path]) -> list[Section]:
+    notes = fidelity.Footnotes()  # one numbering for every table of the report
     out = [_sources(report)]
     if not report.paper_only:
-        out.append(_reproduction(report))
+        out.append(_reproduction(report, notes))
     for table in (3, 4, 5, 2):
-        header, rows = paper_layout(report, table)
+        header, rows = paper_layout(report, table, notes)
         out.append(Section(TABLE_TITLES[table], header=header, rows=rows))
+    if notes.numbers:
+        out.append(_notes(notes))
     out.extend(_si_vs_ov(report, images))
     if report.uses:
         out.append(_accounting(report))
@@ -51,7 +55,18 @@ def _sources(report: Report) -> Section:
     )
 
 
-def _reproduction(report: Report) -> Section:
+def _notes(notes: fidelity.Footnotes) -> Section:
+    return Section(
+        "Notes: comparability and protocol deviations",
+        "The [n] marks above point here. From the tasks' fidelity cards (reports/fidelity.yaml, "
+        "`ov-eval tasks --fidelity`): a 'not comparable' cell is never compared with the paper; a "
+        "deviation is a setting that still differs from lmms-eval at the LLaVA-OneVision release.",
+        ["mark", "note"],
+        notes.rows(),
+    )
+
+
+def _reproduction(report: Report, notes: fidelity.Footnotes) -> Section:
     rows, summary = [], {}
     # Table 2 repeats Tables 3-5 (sometimes with slightly different numbers): count each
     # benchmark once, from its detailed table, plus Table 2's own rows (Interleave overall).
@@ -63,6 +78,7 @@ def _reproduction(report: Report) -> Section:
         key = "flagged" if cell.flagged else cell.status if cell.status in counts else None
         if key and (cell.table != 2 or cell.measure not in detailed):
             counts[key] += 1
+        row = paper_row(cell.checkpoint)
         rows.append(
             [
                 cell.checkpoint,
@@ -70,8 +86,10 @@ def _reproduction(report: Report) -> Section:
                 cell.column,
                 cell.split,
                 cell.unit,
-                fmt(cell.paper, cell.unit),
-                cell.status if cell.run is None else fmt(cell.run, cell.unit),
+                fmt(cell.paper, cell.unit) + notes.mark(fidelity.paper_notes(cell.measure, row)),
+                cell.status
+                if cell.run is None
+                else fmt(cell.run, cell.unit) + notes.mark(fidelity.run_notes(cell.measure, row)),
                 fmt_signed(cell.gap, cell.unit),
                 ("⚠ " if cell.flagged else "") + cell.status,
             ]

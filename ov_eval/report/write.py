@@ -6,14 +6,16 @@ import csv
 import json
 from pathlib import Path
 
+from ov_eval import fidelity
 from ov_eval.report import plots
 from ov_eval.report.build import Report
+from ov_eval.report.compare import paper_row
 from ov_eval.report.render_html import render_html
 from ov_eval.report.render_md import render_markdown
 from ov_eval.report.sections import sections
 
 CSV_FIELDS = ["checkpoint", "table", "benchmark", "split", "unit", "modality", "task", "metric_key",
-              "paper", "run", "gap", "tolerance", "status"]  # fmt: skip
+              "paper", "run", "gap", "tolerance", "status", "comparable", "notes"]  # fmt: skip
 
 
 def _cell_records(report: Report) -> list[dict]:
@@ -34,6 +36,8 @@ def _cell_records(report: Report) -> list[dict]:
             "gap": c.gap,
             "tolerance": c.tolerance,
             "status": c.status,
+            "comparable": c.comparable,  # the paper's notes and the run's deviations, from reports/fidelity.yaml
+            "notes": " | ".join(fidelity.cell_notes(c.measure, paper_row(c.checkpoint))),
         }
         for c in report.cells
     ]

@@ -17,7 +17,6 @@ imported lazily: our task modules must import without optional packages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -154,13 +153,11 @@ def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict | None = No
 
 
 def doc_to_text_multi_view(doc: dict[str, Any], lmms_eval_specific_kwargs: dict | None = None) -> str:
-    """Multi-view prompt from the ``conversations`` column.
+    """Multi-view prompt: lmms-eval's ``doc_to_text_conversation`` (``json.dumps`` of the turns).
 
-    lmms-eval sends ``json.dumps(conversations)`` and its original ``llava_onevision``
-    driver replays that JSON as alternating user/assistant turns. For the usual
-    single-turn sample that replay is exactly one user message with the turn's text,
-    which is what we return, so the prompt is the same for any model. Longer
-    conversations keep lmms-eval's JSON form (the original's replay protocol).
+    That is the release's protocol: its ``llava_onevision`` replayed a JSON context as alternating
+    user/assistant turns, and so does our adapter (``ov_eval.models.prompting``), also for a
+    single turn. We only check first that the turns can be replayed, naming the sample.
     """
     conversations = doc.get("conversations")
     if not isinstance(conversations, list) or not conversations:
@@ -172,9 +169,7 @@ def doc_to_text_multi_view(doc: dict[str, Any], lmms_eval_specific_kwargs: dict 
         raise ValueError(
             f"{_where(doc)}: {len(conversations)} turns; the prompt must end with a user turn (odd count)"
         )
-    if len(conversations) == 1:
-        return conversations[0]["value"]
-    return json.dumps(conversations)
+    return lmms_utils().doc_to_text_conversation(doc, lmms_eval_specific_kwargs)
 
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, dict[str, Any]]:

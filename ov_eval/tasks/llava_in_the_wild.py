@@ -7,17 +7,21 @@ aggregation ``100 * mean(model) / mean(reference)``); we swap the transport
 retried and accounted, and a failed judgment is excluded instead of entering the
 mean as ``[-1, -1]`` (lmms-eval's behaviour, which silently lowers the score).
 
+The judge call itself is the one that produced the paper's numbers (lmms-eval at the
+LLaVA-OneVision release): a system turn "You are a helpful and precise assistant for
+checking the quality of the answer." before the review prompt, temperature 0.2 and
+max_tokens 1024. lmms-eval 0.7.3 sends the review prompt alone at its verifier's defaults;
+the system turn and the sampling change the judge's ratings (reports/fidelity.yaml).
+
 Metrics: ``gpt_eval_llava_all`` (the paper's number, 0-100 relative score) and the
 per-category ``gpt_eval_llava_conv|detail|complex``; ``judge_failures`` (count).
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from lmms_eval.verifiers import VerifyResult
-from lmms_eval.verifiers.openai import OpenAIVerifier
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
@@ -31,10 +35,10 @@ from ov_eval.tasks.judged_common import (
 TASK = "ov_llava_in_the_wild"
 _lmms = import_lmms_task_module("llava-in-the-wild.utils")
 
-# lmms-eval's judge sampling parameters are OpenAIVerifier's defaults (llava-in-the-wild passes none).
-_VERIFIER_DEFAULTS = inspect.signature(OpenAIVerifier.__init__).parameters
-JUDGE_TEMPERATURE: float = _VERIFIER_DEFAULTS["temperature"].default
-JUDGE_MAX_TOKENS: int = _VERIFIER_DEFAULTS["max_tokens"].default
+# The release's get_eval (llava-in-the-wild/utils.py at the LLaVA-OneVision release commit).
+JUDGE_SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
+JUDGE_TEMPERATURE: float = 0.2
+JUDGE_MAX_TOKENS: int = 1024
 
 doc_to_visual = _lmms.llava_doc_to_visual
 all_aggregation = _lmms.llava_all_aggregation
@@ -55,6 +59,11 @@ def parse_scores(text: str) -> list[float] | None:
     return None if scores == [-1, -1] else scores
 
 
+def judge_messages(content: str) -> list[dict[str, str]]:
+    """The release's judge conversation: its fixed system turn, then lmms-eval's review prompt."""
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": content}]
+
+
 class _JudgePipeline:
     """Stands in for lmms-eval's VerificationPipeline: same call, our judge behind it."""
 
@@ -65,7 +74,7 @@ class _JudgePipeline:
         judgment = judge_or_raise(
             TASK,
             self.sample,
-            [{"role": "user", "content": content}],
+            judge_messages(content),
             parse_scores,
             temperature=JUDGE_TEMPERATURE,
             max_tokens=JUDGE_MAX_TOKENS,

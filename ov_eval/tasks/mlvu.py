@@ -1,8 +1,9 @@
 """MLVU dev, reported as M-Avg (paper Table 5 "MLVU m-avg").
 
 M-Avg is the mean of the per-task-type accuracies over MLVU dev's 7 multiple-choice
-task types. Prompt, letter extraction and the aggregation are lmms-eval's
-(``mlvu_dev``). Two guards are ours:
+task types. Prompt and aggregation are lmms-eval's (``mlvu_dev``; the prompt with the
+LLaVA-OneVision release's pre/post prompts, set in the YAML); the letter is read by the
+release's rule (:func:`release_letter`), as for the paper's number. Two guards are ours:
 
 * a task type lmms-eval does not know makes its aggregation die with a bare
   ``KeyError`` after the whole run; we reject the doc up front, naming it;
@@ -36,12 +37,29 @@ def doc_to_visual(doc: dict[str, Any]) -> list[str]:
     return [resolve_video(DATASET_PATH, CACHE_DIR, doc["video_name"], extensions=("",))]
 
 
+def release_letter(response: str) -> str:
+    """The answer letter as the LLaVA-OneVision release read it (lmms-eval 1d3f34ab, mlvu/utils.py).
+
+    The prompt ends in "Best option: (", so the model is expected to close the parenthesis:
+    the character just before the first ")" is the answer; a response without ")" is compared
+    whole (after stripping). lmms-eval 0.7.3 uses ``extract_mcq_answer`` instead.
+    """
+    text = response.strip()
+    if ")" in text:
+        index = text.index(")")
+        return text[index - 1 : index] if index else ""
+    return text
+
+
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
+    """lmms-eval's per-sample record, with the answer read by the release's rule (:func:`release_letter`)."""
     if doc.get("task_type") not in TASK_TYPES:
         raise ValueError(
             f"{_where(doc)}: unknown task_type; MLVU dev M-Avg is defined over {list(TASK_TYPES)}"
         )
-    return mlvu_process_results(doc, results)
+    scored = mlvu_process_results(doc, results)
+    scored["mlvu_percetion_score"]["pred_answer"] = release_letter(results[0])
+    return scored
 
 
 def m_avg(results: list[dict[str, Any]]) -> float:

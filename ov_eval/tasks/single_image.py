@@ -123,3 +123,29 @@ process_docs_realworldqa = process_docs_factory("RealWorldQA", ("question", "ans
 process_docs_mmmu = process_docs_factory(
     "MMMU", ("id", "question", "options", "question_type", "answer", "image_1")
 )
+
+
+# --------------------------------------------------------------------------- MMStar, release scoring
+
+
+def mmstar_first_letter_match(prediction: str, answer: str) -> float:
+    """MMStar's own answer rule, which lmms-eval applied at the LLaVA-OneVision release.
+
+    After lower-casing and folding newlines to spaces, the answer letter must be the response's
+    first character, or follow a leading "(", "option " or "the answer is ". Anything else
+    (including an empty response) scores 0. lmms-eval 0.7.3 replaced it with
+    ``extract_mcq_answer``, which also reads letters later in the response; the paper's numbers
+    were scored with this rule (reports/fidelity.yaml).
+    """
+    gold = answer.lower().strip().replace("\n", " ")
+    text = prediction.lower().strip().replace("\n", " ")
+    prefixes = ("", "(", "option ", "the answer is ")
+    hit = any(text.startswith(p) and len(text) > len(p) and text[len(p)] == gold for p in prefixes)
+    return 1.0 if hit else 0.0
+
+
+def mmstar_process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
+    """lmms-eval's per-sample MMStar record (L1 category and ``average``), scored by the release rule."""
+    record = {"question_id": doc["index"], "l2_category": doc["l2_category"], "score": 0.0}
+    record["score"] = mmstar_first_letter_match(results[0], doc["answer"])
+    return {doc["category"]: record, "average": dict(record)}
