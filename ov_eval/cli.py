@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "ov_eval.demo",
     "ov_eval.run",
     "ov_eval.task_index",
+    "ov_eval.preflight",
 ]
 
 

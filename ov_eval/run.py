@@ -68,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         help="more task YAML directories (repeatable)",
     )
+    p.add_argument(
+        "--skip-preflight",
+        action="store_true",
+        help="start lmms-eval even if `ov-eval preflight` finds problems in the tasks' data",
+    )
     p.add_argument("lmms_eval_args", nargs=argparse.REMAINDER, help="after --: passed to lmms-eval as is")
     add_judge_arguments(p)
     p.set_defaults(func=cmd_run)
@@ -171,7 +176,24 @@ def merge_errors_into_results(
     return counts, details
 
 
+def preflight_passes(args: argparse.Namespace) -> bool:
+    """The data preflight (ov_eval/preflight.py): seconds now instead of a failure hours into the run."""
+    if args.skip_preflight:
+        return True
+    from ov_eval.preflight import run_preflight
+
+    if run_preflight(args.tasks).ok:
+        return True
+    print(
+        "ov-eval run: stopped before the model loads; fix the problems above or pass --skip-preflight",
+        file=sys.stderr,
+    )
+    return False
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if not preflight_passes(args):
+        return 2
     started = time.time()
     args.output_path.mkdir(parents=True, exist_ok=True)
     # One directory per invocation: a rerun retries failed samples (they are never cached) and must not

@@ -24,6 +24,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.single_image import NoRowsSelected
+
 CONFIG_IN_DOMAIN = "in_domain"
 CONFIG_MULTI_VIEW = "multi_view_in_domain"
 CONFIG_OUT_DOMAIN = "out_of_domain"
@@ -94,7 +96,7 @@ def filter_column(dataset, task: str):
     subset = dataset.filter(lambda value: value in wanted, input_columns="sub_task")
     if len(subset) == 0:
         present = sorted(set(dataset["sub_task"]))
-        raise ValueError(
+        raise NoRowsSelected(
             f"{task}: no rows with sub_task in {sorted(wanted)} "
             f"(config {COLUMNS_BY_TASK[task].config!r} has {present})"
         )

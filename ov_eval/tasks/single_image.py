@@ -64,6 +64,13 @@ def doc_to_visual(doc: dict[str, Any]) -> list[Image.Image]:
     return [checked_image(doc)]
 
 
+class NoRowsSelected(ValueError):
+    """A ``process_docs`` that selects part of a split (one Interleave column, SEED-Bench's videos)
+    found none of its rows. On a full split that means the data changed; on the first rows that
+    ``ov-eval preflight`` reads it only means the task's rows come later, so the preflight tells
+    the two apart by this type."""
+
+
 def require_columns(dataset: Dataset, columns: Iterable[str], benchmark: str) -> Dataset:
     """Return ``dataset`` unchanged if it has ``columns``; otherwise say which are missing."""
     missing = [c for c in columns if c not in dataset.column_names]
