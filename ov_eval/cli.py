@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "ov_eval.run",
     "ov_eval.task_index",
     "ov_eval.preflight",
+    "ov_eval.data_prepare",
 ]
 
 
