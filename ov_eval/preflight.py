@@ -254,9 +254,9 @@ def check_task(task: str, path: Path, config: dict[str, Any], rows: int = DEFAUL
         if isinstance(process_docs, FunctionRef):
             try:
                 selected = process_docs.resolve()(dataset)
-            except NoRowsSelected:
+            except NoRowsSelected as exc:
                 # The task keeps part of a config whose rows share one schema: check the rows read.
-                selected = dataset
+                selected = exc.unfiltered if exc.unfiltered is not None else dataset
                 finding.rows = f"0 of {read} (rows of other sub-tasks checked)"
             except Exception as exc:
                 raise _Problem(f"schema check: {_one_line(exc)}", _schema_fix(config)) from exc

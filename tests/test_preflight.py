@@ -113,3 +113,27 @@ def test_ov_eval_run_skip_preflight_launches_anyway(data_root, monkeypatch, tmp_
     monkeypatch.setattr(subprocess, "call", lambda cmd, env: launched.append(cmd) or 3)
     rc = main(["run", "--tasks", "ov_ai2d", "--skip-preflight", "--output_path", str(tmp_path / "out")])
     assert rc == 3 and launched and "lmms_eval" in launched[0]
+
+
+def test_every_suite_task_passes_on_its_fixture_in_the_card_dtypes(tmp_path, monkeypatch):
+    """All fixtures (every task of ``ov_all``) through each task's own schema, prompt, target and
+    visual functions: the preflight has no false alarm that would stop a good run."""
+    import importlib
+
+    from ov_eval.task_index import leaf_tasks
+
+    for area in (
+        "single_image",
+        "multi_image",
+        "video",
+        "judged",
+        "judged_video",
+        "judged_mmvet_mathverse_vibe",
+        "judged_wilder_dc_live_wildvision",
+    ):
+        importlib.import_module(f"ov_eval.testing.fixtures.{area}").build(tmp_path)
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    result, table = _preflight("ov_all")
+    assert result.ok, table
+    assert [f.task for f in result.findings] == leaf_tasks("ov_all")
+    assert all(f.rows not in ("-", "0") for f in result.findings), table

@@ -98,7 +98,8 @@ def filter_column(dataset, task: str):
         present = sorted(set(dataset["sub_task"]))
         raise NoRowsSelected(
             f"{task}: no rows with sub_task in {sorted(wanted)} "
-            f"(config {COLUMNS_BY_TASK[task].config!r} has {present})"
+            f"(config {COLUMNS_BY_TASK[task].config!r} has {present})",
+            unfiltered=dataset,
         )
     return subset
 
