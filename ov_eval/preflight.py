@@ -33,6 +33,7 @@ from ov_eval.compat import DATA_DIR_ENV, local_dataset_dir
 from ov_eval.paths import tasks_path
 
 DEFAULT_ROWS = 4
+_OFFLINE_ENV = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
 _MAX_PROBLEM_CHARS = 300
 
 
@@ -174,6 +175,10 @@ def first_rows(config: dict[str, Any], n: int):
         if local is not None:
             source = str(local)
             stream = datasets.load_dataset(source, split=split, streaming=True)
+        elif _offline():
+            # Streaming needs the network; offline, lmms-eval reads the datasets cache, and so do we.
+            source = f"cached {path}"
+            stream = datasets.load_dataset(path, name, split=f"{split}[:{n}]")
         else:
             source = f"hub {path}"
             stream = datasets.load_dataset(path, name, split=split, streaming=True)
@@ -184,14 +189,19 @@ def first_rows(config: dict[str, Any], n: int):
                 f"cannot read split {split!r} from the local copy {local}: {_one_line(exc)}",
                 f"write the split as {local}/data/{split}-00000-of-00001.parquet (the hub's layout)",
             ) from exc
+        where = "the datasets cache (offline)" if _offline() else "the hub"
         raise _Problem(
-            f"cannot read {path} ({name or 'default'}, split {split}) from the hub: {_one_line(exc)}",
+            f"cannot read {path} ({name or 'default'}, split {split}) from {where}: {_one_line(exc)}",
             f"check the network / HF_TOKEN, or put a copy at {_local_hint(config)}",
         ) from exc
     if not rows:
         raise _Problem(f"split {split!r} of {source} is empty", "re-download the dataset")
     features = getattr(stream, "features", None)
     return datasets.Dataset.from_list(rows, features=features), source
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in _OFFLINE_ENV)
 
 
 def _call_with_kwargs(fn: Callable, doc: dict[str, Any], kwargs: dict[str, Any] | None) -> Any:
@@ -339,15 +349,22 @@ def run_preflight(
     The function ``ov-eval run`` (and ``ov-eval doctor --tasks``) calls; ``result.ok`` says
     whether the run may go on.
     """
+    from datasets.utils import logging as datasets_logging
+
     out = out if out is not None else sys.stdout
     leaves, unknown = expand_tasks(tasks)
     configs = task_configs(configs_root)
     result = PreflightResult()
-    for task in leaves:
-        if task not in configs:
-            continue  # a group name that task_index knows but lmms-eval expands itself
-        path, config = configs[task]
-        result.findings.append(check_task(task, path, config, rows))
+    bars = datasets_logging.is_progress_bar_enabled()
+    datasets_logging.disable_progress_bar()  # a bar per 4-row filter buries the table
+    try:
+        for task in leaves:
+            if task in configs:  # else a group name that lmms-eval expands itself
+                path, config = configs[task]
+                result.findings.append(check_task(task, path, config, rows))
+    finally:
+        if bars:
+            datasets_logging.enable_progress_bar()
     for name in unknown:
         result.findings.append(
             Finding(name, problem="not an ov-eval task or group: not checked", blocking=False)

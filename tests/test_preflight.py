@@ -84,8 +84,31 @@ def test_unknown_tasks_are_listed_but_never_block_and_an_unreachable_hub_is_a_pr
         True,
         "not an ov-eval task or group: not checked",
     )
-    assert not mme.ok and "from the hub" in mme.problem
+    assert (
+        not mme.ok
+        and "cannot read lmms-lab-encoder/MME (default, split test) from the datasets cache" in mme.problem
+    )
     assert f"${DATA_DIR_ENV}/lmms-lab-encoder/MME" in mme.fix
+
+
+def test_offline_the_first_rows_come_from_the_datasets_cache(data_root, monkeypatch):
+    """HF_HUB_OFFLINE clusters: lmms-eval reads the datasets cache, so the preflight must too
+    (streaming needs the network); the cache is stood in for by the ChartQA fixture."""
+    import datasets
+
+    parquet = dataset_dir(data_root, "lmms-lab-encoder/ChartQA") / "data" / "test-00000-of-00001.parquet"
+    calls = []
+
+    def cached_load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split, kwargs.get("streaming", False)))
+        return datasets.Dataset.from_parquet(str(parquet))
+
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets, "load_dataset", cached_load_dataset)
+    result, _ = _preflight("ov_chartqa")
+    assert calls == [("lmms-lab-encoder/ChartQA", None, "test[:4]", False)]
+    assert result.ok and result.findings[0].rows == "4"
 
 
 def test_ov_eval_run_stops_before_lmms_eval_when_the_preflight_fails(
