@@ -20,6 +20,7 @@ import argparse
 import importlib
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -229,11 +230,11 @@ def _missing_folder(path: str) -> str:
     return str(missing)
 
 
-def _check_visuals(visuals: Iterable[Any], task: str, prepare_hint: str) -> None:
+def _check_visuals(visuals: Iterable[Any], hint: str) -> None:
     for visual in visuals:
         if isinstance(visual, str):
             if not os.path.isfile(visual):
-                raise _Problem(f"video not found: {visual}", prepare_hint)
+                raise _Problem(_missing_video(visual), hint)
         elif hasattr(visual, "load"):
             visual.load()  # PIL decodes lazily; a truncated file fails here
         elif isinstance(visual, dict) and "array" in visual:
@@ -251,13 +252,13 @@ def prepare_hint(task: str, config: dict[str, Any]) -> str:
     return "re-download the dataset"
 
 
-def check_task(task: str, path: Path, config: dict[str, Any], rows: int = DEFAULT_ROWS) -> Finding:
+def check_task(task: str, config: dict[str, Any], rows: int = DEFAULT_ROWS) -> Finding:
     """Preflight one task (see the module docstring); never raises for bad data."""
     from ov_eval.tasks.single_image import NoRowsSelected
 
     finding = Finding(task, dataset=describe_dataset(config))
     try:
-        dataset, _source = first_rows(config, rows)
+        dataset, _ = first_rows(config, rows)
         read = len(dataset)
         finding.rows = str(read)
         process_docs = config.get("process_docs")
@@ -297,9 +298,9 @@ def _check_row(task: str, config: dict[str, Any], doc: dict[str, Any], i: int) -
         return
     hint = prepare_hint(task, config)
     try:
-        _check_visuals(_call_with_kwargs(to_visual.resolve(), doc, kwargs) or [], task, hint)
-    except _Problem:
-        raise
+        _check_visuals(_call_with_kwargs(to_visual.resolve(), doc, kwargs) or [], hint)
+    except _Problem as problem:
+        raise _Problem(f"row {i}: {problem.problem}", problem.fix) from problem
     except FileNotFoundError as exc:
         raise _Problem(f"row {i}: {_video_problem(exc)}", hint) from exc
     except Exception as exc:
@@ -323,16 +324,18 @@ def _judge_check_off() -> Iterator[None]:
         runtime.require_judge = original
 
 
+def _missing_video(path: str) -> str:
+    """``video not found``, or the folder that is missing altogether (the one to fill)."""
+    folder = _missing_folder(path)
+    if not Path(folder).exists():
+        return f"video folder missing: {folder} (looked for {path})"
+    return f"video not found: {path}"
+
+
 def _video_problem(exc: FileNotFoundError) -> str:
-    """Name the folder that is missing (``ov_eval.tasks.video_files`` lists the paths it tried)."""
-    text = str(exc)
-    tried = text.split("tried ", 1)[-1].strip("[]").split(", ")[0].strip("'\"") if "tried " in text else ""
-    if tried:
-        folder = _missing_folder(tried)
-        if not Path(folder).exists():
-            return f"video folder missing: {folder} (looked for {tried})"
-        return f"video not found: {tried}"
-    return _one_line(exc)
+    """Name what is missing; ``ov_eval.tasks.video_files`` lists the paths it tried (first = preferred)."""
+    tried = re.search(r"tried \[['\"]([^'\"]+)['\"]", str(exc))
+    return _missing_video(tried.group(1)) if tried else _one_line(exc)
 
 
 def _schema_fix(config: dict[str, Any]) -> str:
@@ -360,8 +363,7 @@ def run_preflight(
     try:
         for task in leaves:
             if task in configs:  # else a group name that lmms-eval expands itself
-                path, config = configs[task]
-                result.findings.append(check_task(task, path, config, rows))
+                result.findings.append(check_task(task, configs[task][1], rows))
     finally:
         if bars:
             datasets_logging.enable_progress_bar()
