@@ -352,21 +352,22 @@ def run_preflight(
     The function ``ov-eval run`` (and ``ov-eval doctor --tasks``) calls; ``result.ok`` says
     whether the run may go on.
     """
-    from datasets.utils import logging as datasets_logging
-
     out = out if out is not None else sys.stdout
     leaves, unknown = expand_tasks(tasks)
-    configs = task_configs(configs_root)
     result = PreflightResult()
-    bars = datasets_logging.is_progress_bar_enabled()
-    datasets_logging.disable_progress_bar()  # a bar per 4-row filter buries the table
-    try:
-        for task in leaves:
-            if task in configs:  # else a group name that lmms-eval expands itself
-                result.findings.append(check_task(task, configs[task][1], rows))
-    finally:
-        if bars:
-            datasets_logging.enable_progress_bar()
+    if leaves:  # (only foreign tasks: nothing to import, the run starts at once)
+        from datasets.utils import logging as datasets_logging
+
+        configs = task_configs(configs_root)
+        bars = datasets_logging.is_progress_bar_enabled()
+        datasets_logging.disable_progress_bar()  # a bar per 4-row filter buries the table
+        try:
+            for task in leaves:
+                if task in configs:  # else a group name that lmms-eval expands itself
+                    result.findings.append(check_task(task, configs[task][1], rows))
+        finally:
+            if bars:
+                datasets_logging.enable_progress_bar()
     for name in unknown:
         result.findings.append(
             Finding(name, problem="not an ov-eval task or group: not checked", blocking=False)
