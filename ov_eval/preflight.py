@@ -172,6 +172,8 @@ def first_rows(config: dict[str, Any], n: int):
 
     path, name, split = config.get("dataset_path"), config.get("dataset_name"), split_of(config)
     local = local_dataset_dir(path, name)
+    revision = (config.get("dataset_kwargs") or {}).get("revision")  # lmms-eval loads that revision too
+    hub = {"revision": revision} if revision else {}
     try:
         if local is not None:
             source = str(local)
@@ -179,10 +181,10 @@ def first_rows(config: dict[str, Any], n: int):
         elif _offline():
             # Streaming needs the network; offline, lmms-eval reads the datasets cache, and so do we.
             source = f"cached {path}"
-            stream = datasets.load_dataset(path, name, split=f"{split}[:{n}]")
+            stream = datasets.load_dataset(path, name, split=f"{split}[:{n}]", **hub)
         else:
             source = f"hub {path}"
-            stream = datasets.load_dataset(path, name, split=split, streaming=True)
+            stream = datasets.load_dataset(path, name, split=split, streaming=True, **hub)
         rows = list(stream.take(n))
     except Exception as exc:
         if local is not None:
