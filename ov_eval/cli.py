@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "ov_eval.doctor",
     "ov_eval.run",
     "ov_eval.task_index",
+    "ov_eval.preflight",
+    "ov_eval.data_prepare",
 ]
 
 

@@ -490,8 +490,25 @@ def run_doctor(
     findings += lock_findings(installed, *tested_lock(), named=named)
     findings += torch_findings() + optional_findings(installed) + judge_findings(tasks, judge_flags)
     if tasks:
-        findings += dataset_findings(tasks)
+        served = dataset_findings(tasks)
+        findings += served
+        if not any(f.level == FAIL for f in served):  # the deep read needs the datasets the light check found
+            findings += preflight_findings(tasks)
     return findings
+
+
+def preflight_findings(tasks: list[str]) -> list[Finding]:
+    """The data preflight (``ov_eval/preflight.py``: each task's first rows through its own functions)
+    as doctor lines; its table is printed as it runs."""
+    from ov_eval.preflight import run_preflight
+
+    result = run_preflight(",".join(tasks))
+    if result.ok:
+        return [Finding(OK, f"preflight: the first rows of {len(result.findings)} task(s) pass their checks")]
+    return [
+        Finding(FAIL, f"preflight {f.task} ({f.dataset}): {f.problem}", f.fix or "see the table above")
+        for f in result.problems
+    ]
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -514,7 +531,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check this installation before a long run: versions vs the tested lock, GPU, datasets, judge",
         description=__doc__.split("\n\n")[0],
     )
-    p.add_argument("--tasks", default="", help="also check that each task's dataset can be served")
+    p.add_argument(
+        "--tasks",
+        default="",
+        help="also check that each task's dataset is served and its first rows pass (preflight)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     from ov_eval.judge import add_judge_arguments  # the same --judge-* flags as ov-eval run
 

@@ -96,6 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exit 3 when more than FRACTION of a task's judgments failed (0 when given without a value); "
         "without the flag, exit 3 only when every judgment of a task failed (the task has no score)",
     )
+    p.add_argument(
+        "--skip-preflight",
+        action="store_true",
+        help="start lmms-eval even if `ov-eval preflight` finds problems in the tasks' data",
+    )
     p.add_argument("lmms_eval_args", nargs=argparse.REMAINDER, help="after --: passed to lmms-eval as is")
     add_judge_arguments(p)
     p.set_defaults(func=cmd_run)
@@ -222,6 +227,21 @@ def merge_errors_into_results(
     return counts, details
 
 
+def preflight_passes(args: argparse.Namespace) -> bool:
+    """The data preflight (ov_eval/preflight.py): seconds now instead of a failure hours into the run."""
+    if args.skip_preflight:
+        return True
+    from ov_eval.preflight import run_preflight
+
+    if run_preflight(args.tasks).ok:
+        return True
+    print(
+        "ov-eval run: stopped before the model loads; fix the problems above or pass --skip-preflight",
+        file=sys.stderr,
+    )
+    return False
+
+
 def refuse_broken_environment() -> bool:
     """``ov-eval doctor``'s blocking checks (package metadata only, no torch import): a known-broken
     install fails now, with the doctor's line and fix, not after the model has loaded."""
@@ -327,6 +347,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if refuse_broken_environment():
         return 1
     check_arguments(args)
+    if not preflight_passes(args):
+        return 2
     lock = lock_output_path(args.output_path)
     try:
         return _run_locked(args, lock)

@@ -23,6 +23,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.single_image import NoRowsSelected
+
 CONFIG_IN_DOMAIN = "in_domain"
 CONFIG_MULTI_VIEW = "multi_view_in_domain"
 CONFIG_OUT_DOMAIN = "out_of_domain"
@@ -93,16 +95,57 @@ def filter_column(dataset, task: str):
     subset = dataset.filter(lambda value: value in wanted, input_columns="sub_task")
     if len(subset) == 0:
         present = sorted(set(dataset["sub_task"]))
-        raise ValueError(
+        raise NoRowsSelected(
             f"{task}: no rows with sub_task in {sorted(wanted)} "
-            f"(config {COLUMNS_BY_TASK[task].config!r} has {present})"
+            f"(config {COLUMNS_BY_TASK[task].config!r} has {present})",
+            unfiltered=dataset,
         )
     return subset
 
 
+_REFERENCE_ROLES = ("gpt", "assistant")
+
+
+def with_multi_view_reference(dataset):
+    """``multi_view_in_domain`` with an ``answer`` column to score against, derived if the data has none.
+
+    The dataset card (lmms-lab/LLaVA-NeXT-Interleave-Bench README, ``dataset_info`` of
+    ``multi_view_in_domain``) lists ``conversations`` (``from``/``value`` turns) and no ``answer``,
+    while lmms-eval's scorer reads ``doc["answer"]`` and would fail after the whole run. The
+    benchmark's own evaluation (LLaVA-NeXT ``llava/eval/model_vqa.py``) asks the first turn and
+    scores against the reply after it; so does this: ``answer`` = turn 1, ``conversations`` =
+    turn 0. Later rounds of a multi-round sample are not scored (the original feeds them the
+    model's own earlier replies). Data that has ``answer`` is returned unchanged. Column
+    operations on the un-filtered split are cheap (no image is rewritten); a row without a reply
+    to score against fails here, before any model work, naming the sample.
+    """
+    if "answer" in dataset.column_names:
+        return dataset
+    if "conversations" not in dataset.column_names:
+        raise ValueError(
+            f"LLaVA-Interleave multi-view: no 'answer' and no 'conversations' column (columns: {dataset.column_names})"
+        )
+    ids = dataset["sample_id"] if "sample_id" in dataset.column_names else list(range(len(dataset)))
+    prompts, answers = [], []
+    for sample_id, turns in zip(ids, dataset["conversations"], strict=True):
+        reply = turns[1] if isinstance(turns, list) and len(turns) >= 2 else None
+        if not isinstance(reply, dict) or reply.get("from") not in _REFERENCE_ROLES or not reply.get("value"):
+            raise ValueError(
+                f"LLaVA-Interleave multi-view sample_id={sample_id!r}: no 'answer' column and no reply turn "
+                "after the first question in 'conversations' to score against"
+            )
+        prompts.append(turns[:1])
+        answers.append(reply["value"])
+    feature = dataset.features["conversations"]
+    dataset = dataset.remove_columns("conversations").add_column("conversations", prompts, feature=feature)
+    return dataset.add_column("answer", answers)
+
+
 def _process_docs_for(task: str) -> Callable:
+    multi_view = COLUMNS_BY_TASK[task].config == CONFIG_MULTI_VIEW
+
     def process_docs(dataset):
-        return filter_column(dataset, task)
+        return filter_column(with_multi_view_reference(dataset) if multi_view else dataset, task)
 
     process_docs.__name__ = f"process_docs_{task.removeprefix('ov_')}"
     process_docs.__doc__ = f"``process_docs`` of {task}: rows whose sub_task is in {task}'s category."

@@ -15,6 +15,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.single_image import is_integer
 from ov_eval.tasks.video_files import resolve_video
 
 DATASET_PATH = "lmms-eval/NExTQA"
@@ -54,7 +55,14 @@ def doc_to_target(doc: dict[str, Any]) -> int:
     return _lmms_nextqa().nextqa_doc_to_target(doc)
 
 
+def answer_index(doc: dict[str, Any]) -> int:
+    """``answer`` as an option index 0-4. No dataset card lists its dtype: an int or a numeric
+    string ("3") are both accepted; lmms-eval's scorer indexes a list with it, so it gets an int."""
+    value = doc.get("answer")
+    if not is_integer(value) or not 0 <= int(value) < NUM_OPTIONS:
+        raise ValueError(f"{_where(doc)}: answer {value!r} is not an option index 0-4")
+    return int(value)
+
+
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, Any]:
-    if not isinstance(doc.get("answer"), int) or not 0 <= doc["answer"] < NUM_OPTIONS:
-        raise ValueError(f"{_where(doc)}: answer {doc.get('answer')!r} is not an option index 0-4")
-    return _lmms_nextqa().nextqa_mc_process_results(doc, results)
+    return _lmms_nextqa().nextqa_mc_process_results({**doc, "answer": answer_index(doc)}, results)

@@ -22,7 +22,7 @@ from datasets import Dataset
 from lmms_eval.tasks.seedbench.utils import seed_doc_to_visual, seed_process_result
 from PIL import Image
 
-from ov_eval.tasks.single_image import check_image_list
+from ov_eval.tasks.single_image import NoRowsSelected, check_image_list
 
 DATA_TYPE = "video"
 
@@ -33,7 +33,10 @@ def process_docs(dataset: Dataset) -> Dataset:
         raise ValueError(f"SEED-Bench: no 'data_type' column (columns: {dataset.column_names})")
     kept = dataset.filter(lambda data_type: data_type == DATA_TYPE, input_columns="data_type")
     if len(kept) == 0:
-        raise ValueError(f"SEED-Bench: no rows with data_type == {DATA_TYPE!r} among {len(dataset)} rows")
+        raise NoRowsSelected(
+            f"SEED-Bench: no rows with data_type == {DATA_TYPE!r} among {len(dataset)} rows",
+            unfiltered=dataset,
+        )
     return kept
 
 

@@ -64,6 +64,18 @@ def doc_to_visual(doc: dict[str, Any]) -> list[Image.Image]:
     return [checked_image(doc)]
 
 
+class NoRowsSelected(ValueError):
+    """A ``process_docs`` that selects part of a split (one Interleave column, SEED-Bench's videos)
+    found none of its rows. On a full split that means the data changed; on the first rows that
+    ``ov-eval preflight`` reads it only means the task's rows come later, so the preflight tells
+    the two apart by this type. ``unfiltered`` is the split as the task prepared it before
+    selecting (e.g. with a derived column), for checking rows of the same schema."""
+
+    def __init__(self, message: str, unfiltered: Dataset | None = None) -> None:
+        super().__init__(message)
+        self.unfiltered = unfiltered
+
+
 def require_columns(dataset: Dataset, columns: Iterable[str], benchmark: str) -> Dataset:
     """Return ``dataset`` unchanged if it has ``columns``; otherwise say which are missing."""
     missing = [c for c in columns if c not in dataset.column_names]
