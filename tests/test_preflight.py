@@ -145,7 +145,7 @@ def test_ov_eval_run_skip_preflight_launches_anyway(data_root, monkeypatch, tmp_
 
     launched = []
     monkeypatch.setenv(DATA_DIR_ENV, str(data_root))
-    monkeypatch.setattr(subprocess, "call", lambda cmd, env: launched.append(cmd) or 3)
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env, **_: launched.append(cmd) or 3)
     rc = main(["run", "--tasks", "ov_ai2d", "--skip-preflight", "--output_path", str(tmp_path / "out")])
     assert rc == 3 and launched and "lmms_eval" in launched[0]
 
