@@ -24,7 +24,7 @@ def data_uri(path: Path) -> str:
 
 
 def _cell(text: str) -> str:
-    cls = "flag" if text.startswith("⚠") else "notrun" if text == "not run" else "ok" if text == "ok" else ""
+    cls = "flag" if text.startswith("⚠") else "notrun" if text == "not run" else "ok" if text in ("ok", "consistent") else ""
     return f"<td{f' class={cls}' if cls else ''}>{html.escape(text)}</td>"
 
 

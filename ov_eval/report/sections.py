@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_signed, paper_layout
-from ov_eval.report.compare import NOT_RUN, paper_row
+from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_pm, fmt_signed, paper_layout
+from ov_eval.report.compare import ABOVE, BELOW, CONSISTENT, MEANING, NO_INTERVAL, NOT_RUN, Cell, paper_row
 
 JUDGE_FIELDS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
 
@@ -50,16 +50,23 @@ def _sources(report: Report) -> Section:
     )
 
 
+def status_text(cell: Cell) -> str:
+    """The status column: flagged cells carry a warning sign and their z-score when they have one."""
+    text = ("⚠ " if cell.flagged else "") + cell.status
+    return f"{text} (z = {cell.z:+.1f})" if cell.flagged and cell.z is not None else text
+
+
 def _reproduction(report: Report) -> Section:
     rows, summary = [], {}
     # Table 2 repeats Tables 3-5 (sometimes with slightly different numbers): count each
     # benchmark once, from its detailed table, plus Table 2's own rows (Interleave overall).
     detailed = {c.measure for c in report.reference if c.table != 2}
+    buckets = (CONSISTENT, ABOVE, BELOW, "no interval", NOT_RUN)
     for cell in report.cells:
         if cell.paper is None and cell.run is None:
             continue
-        counts = summary.setdefault(cell.checkpoint, {"ok": 0, "flagged": 0, NOT_RUN: 0})
-        key = "flagged" if cell.flagged else cell.status if cell.status in counts else None
+        counts = summary.setdefault(cell.checkpoint, dict.fromkeys(buckets, 0))
+        key = "no interval" if cell.status in NO_INTERVAL else cell.status if cell.status in counts else None
         if key and (cell.table != 2 or cell.measure not in detailed):
             counts[key] += 1
         rows.append(
@@ -70,21 +77,23 @@ def _reproduction(report: Report) -> Section:
                 cell.split,
                 cell.unit,
                 fmt(cell.paper, cell.unit),
-                cell.status if cell.run is None else fmt(cell.run, cell.unit),
+                cell.status if cell.run is None else fmt_pm(cell.run, cell.half_width, cell.unit),
                 fmt_signed(cell.gap, cell.unit),
-                ("⚠ " if cell.flagged else "") + cell.status,
+                "-" if cell.z is None else f"{cell.z:+.1f}",
+                status_text(cell),
             ]
         )
     text = "; ".join(
-        f"{ckpt}: {c['ok']} within tolerance, {c['flagged']} outside, {c[NOT_RUN]} not run"
+        f"{ckpt}: " + ", ".join(f"{c[b]} {b}" for b in buckets)
         if paper_row(ckpt)
         else f"{ckpt}: not a paper checkpoint (0.5b/7b/72b si/ov), nothing to compare"
         for ckpt, c in summary.items()
     )
     return Section(
         "Did my run reproduce the paper?",
-        text,
-        ["checkpoint", "table", "benchmark", "split", "unit", "paper", "run", "gap", "status"],
+        f"{text}. {MEANING} Run values show ± the half-width of their "
+        f"{100 * (1 - report.alpha):g} % interval; z = gap / standard error.",
+        ["checkpoint", "table", "benchmark", "split", "unit", "paper", "run", "gap", "z", "status"],
         rows,
         ["gap_vs_paper.png"],
     )
@@ -96,11 +105,14 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
         f"What did OneVision training change? (OV − SI, {who})",
         "Mean OV−SI per modality over percent-scored benchmarks (MME and 0-5 scores appear per "
         "benchmark below). The paper reports OV gaining most on multi-image/multi-view and video "
-        "while roughly holding single-image.",
+        "while roughly holding single-image. ± is the half-width of the 95 % interval of a change: "
+        "paired over the docs both runs answered when both logged samples, else from the two "
+        "stderrs; a change whose interval contains 0 is 'not significant' (indistinguishable from noise).",
         [
             "size",
             "modality",
             "mean OV−SI (run)",
+            "significant",
             "benchmarks (run)",
             "mean OV−SI (paper)",
             "benchmarks (paper)",
@@ -109,7 +121,8 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
             [
                 m.size,
                 m.modality,
-                fmt_signed(m.mean_delta),
+                fmt_pm(m.mean_delta, m.half_width, signed=True),
+                _significance(m.significant),
                 str(m.benchmarks),
                 fmt_signed(m.paper_mean_delta),
                 str(m.paper_benchmarks),
@@ -129,6 +142,7 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
             "SI",
             "OV",
             "OV−SI",
+            "significant",
             "paper SI",
             "paper OV",
             "paper OV−SI",
@@ -142,7 +156,8 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
                 d.unit,
                 NOT_RUN if d.si is None and not report.paper_only else fmt(d.si, d.unit),
                 NOT_RUN if d.ov is None and not report.paper_only else fmt(d.ov, d.unit),
-                fmt_signed(d.delta, d.unit),
+                fmt_pm(d.delta, d.half_width, d.unit, signed=True),
+                _significance(d.significant) if d.delta is not None else "-",
                 fmt(d.paper_si, d.unit),
                 fmt(d.paper_ov, d.unit),
                 fmt_signed(d.paper_delta, d.unit),
@@ -154,6 +169,10 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
     if not report.deltas:
         detail.text = "No size has both an SI and an OV checkpoint among the runs."
     return [summary, detail]
+
+
+def _significance(significant: bool | None) -> str:
+    return "no interval" if significant is None else "yes" if significant else "not significant"
 
 
 def _accounting(report: Report) -> Section:
