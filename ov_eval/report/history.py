@@ -87,7 +87,10 @@ def track(
                     continue
                 measure, scale = _BY_TASK_KEY.get((task, key), (f"{task}:{key}", 1.0))
                 path = run.samples.get(task)
-                se, _ = samples.standard_error(task, key, result.metrics, result.aggregations, path, iters)
+                paper = (task, key) in _BY_TASK_KEY  # only paper measures re-run a task's aggregation
+                se, _ = samples.standard_error(
+                    task, key, result.metrics, result.aggregations, path, iters, paper
+                )
                 rows.append((run_id, task, measure, key, value * scale, result.n_samples,
                              None if se is None else se * abs(scale), None if path is None else str(path),
                              result.aggregations.get(key.partition(",")[0]), scale))  # fmt: skip
@@ -120,7 +123,8 @@ class Point:
             return f"samples file {path} is gone"
         metric = self.metric.partition(",")[0]
         aggregations = {metric: self.aggregation} if self.aggregation else {}
-        return samples.scores(self.task, metric, path, aggregations)
+        paper = ":" not in self.measure  # non-paper metrics are stored as "task:key"
+        return samples.scores(self.task, metric, path, aggregations, functions=paper)
 
 
 def points(con: sqlite3.Connection) -> list[Point]:
