@@ -208,14 +208,23 @@ class Scores:
 
 
 def scores(
-    task: str, metric: str, samples_path: Path | None, run_aggregations: dict[str, str]
+    task: str,
+    metric: str,
+    samples_path: Path | None,
+    run_aggregations: dict[str, str],
+    functions: bool = True,
 ) -> Scores | str:
-    """The per-doc values of ``metric``, or why they cannot be used (a short reason)."""
+    """The per-doc values of ``metric``, or why they cannot be used (a short reason).
+
+    ``functions=False``: only mean aggregations (the history's non-paper metrics include
+    submission writers and judge-failure counters that are not worth re-running)."""
     if samples_path is None:
         return "no samples file (run with --log_samples)"
     how = aggregation(task, metric, run_aggregations)
     if how is None:
         return f"aggregation of {metric!r} unknown"
+    if not functions and how != "mean":
+        return "not a mean; only paper measures re-run their aggregation"
     if isinstance(how, str) and how != "mean":
         return f"aggregation {how!r} is not resampled"
     docs = load_samples(samples_path)
