@@ -257,3 +257,21 @@ def test_dashboard_shows_intervals_and_the_test(gate_history, tmp_path):
     # AI2D: 80.00 ± 1.96*0.2, 78.50 ± 0.39; -1.5 with z = -5.3 -> regression
     assert "<td>AI2D (test)</td><td>80.00 ± 0.39</td><td>78.50 ± 0.39</td><td>-1.50</td>" in page
     assert "± 0.55 at alpha 0.05, p = " in page and "⚠ regression" in page
+
+
+def test_custom_aggregation_that_is_a_mean_is_bootstrapped_vectorised():
+    # VideoMME's aggregation tallies 6,480 buckets but returns 100 * (right / answered): checked
+    # against the function itself, the per-doc "score" mean takes the fast path.
+    # 400 docs, 200 right: 50.0, se = 100 * sqrt(0.25 / 400) = 2.5
+    items = [
+        {"question_id": f"{i:03d}-1", "duration": "short", "category": "Knowledge",
+         "sub_category": "Humanity & History", "task_category": "Counting Problem",
+         "pred_answer": "A" if i < 200 else "B", "answer": "A", "score": float(i < 200), "videoID": f"v{i}"}
+        for i in range(400)
+    ]  # fmt: skip
+    how = samples.suite_aggregation("ov_videomme", "videomme_perception_score")
+    est = samples.estimate(
+        samples.Scores("ov_videomme", "videomme_perception_score", list(range(400)), items, how)
+    )
+    assert est.value == pytest.approx(50.0) and est.se == pytest.approx(2.5, rel=0.06)
+    assert est.method == "bootstrap (400 docs; the aggregation is their mean)"
