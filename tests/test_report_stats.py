@@ -17,7 +17,7 @@ from report_helpers import write_results
 from ov_eval.cli import main
 from ov_eval.report import samples, stats
 from ov_eval.report.build import build_report
-from ov_eval.report.compare import ABOVE, BELOW, CONSISTENT
+from ov_eval.report.compare import ABOVE, BELOW, CONSISTENT, group_members
 from ov_eval.report.runs import load_runs
 
 OV = "llava-hf/llava-onevision-qwen2-7b-ov-hf"
@@ -275,3 +275,17 @@ def test_custom_aggregation_that_is_a_mean_is_bootstrapped_vectorised():
     )
     assert est.value == pytest.approx(50.0) and est.se == pytest.approx(2.5, rel=0.06)
     assert est.method == "bootstrap (400 docs; the aggregation is their mean)"
+
+
+def test_group_interval_pools_its_members(tmp_path):
+    # MVBench = unweighted mean of its 20 sub-tasks (lmms-eval reports no group stderr here).
+    # Each member se 2.0 points -> group se = sqrt(20 * 2.0²) / 20 = 0.447; 58.7 - 56.7 = +2.0 -> z = 4.47
+    members, by_size = group_members("ov_mvbench", "mvbench_accuracy")
+    assert len(members) == 20 and by_size is False
+    key = "mvbench_accuracy,none"
+    metrics = {"ov_mvbench": {key: 58.7}, **{m: {key: 58.7} for m in members}}
+    stderr = {m: {key: 2.0} for m in members}
+    write_results(tmp_path, OV, "20260101_000000", metrics, stderr=stderr)
+    cell = _cell(build_report(load_runs([tmp_path])), "7b-ov", 5, "mvbench")
+    assert cell.se == pytest.approx(math.sqrt(20 * 4.0) / 20) and cell.se_method == "group of 20 members"
+    assert cell.status == ABOVE and cell.z == pytest.approx(2.0 / 0.4472, rel=1e-3)

@@ -7,6 +7,7 @@ number against hand arithmetic without rendering anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import mean
 
@@ -62,14 +63,63 @@ def run_se(
     iters: int = stats.DEFAULT_ITERS,
 ) -> tuple[float | None, str]:
     """Standard error of :func:`run_value` (paper unit) and its source, or None and why not."""
-    hit = resolved.get((checkpoint, column.metric.task))
-    if hit is None or hit.result.metrics.get(column.metric.key) is None:
+    se, how = task_se(checkpoint, column.metric.task, column.metric.key, resolved, iters)
+    return (None if se is None else se * abs(column.metric.scale)), how
+
+
+def group_members(task: str, metric: str) -> tuple[list[str], bool] | None:
+    """``(members, weight_by_size)`` when ``task`` is a suite group whose ``metric`` is lmms-eval's
+    mean over its members (MVBench, Interleave overall); None otherwise."""
+    from ov_eval.task_index import suite_configs
+
+    config = suite_configs().get(task)
+    if config is None or not config.is_group:
+        return None
+    for entry in config.data.get("aggregate_metric_list") or []:
+        if entry.get("metric") == metric and entry.get("aggregation", "mean") == "mean":
+            return config.members, bool(entry.get("weight_by_size", True))
+    return None
+
+
+def _pool(
+    task: str, key: str, checkpoint: str, resolved: dict[tuple[str, str], Resolved], member_se: Callable
+) -> tuple[float | None, str]:
+    """A group's standard error from its members' (independent question sets): for the weighted
+    mean sum(w·x)/sum(w), se = sqrt(sum((w·se)²)) / sum(w), w = 1 or the member's doc count."""
+    group = group_members(task, key.partition(",")[0])
+    if group is None:
         return None, ""
-    task, key = column.metric.task, column.metric.key
+    members, by_size = group
+    parts = []
+    for member in members:
+        hit = resolved.get((checkpoint, member))
+        se, _ = member_se(member)
+        if hit is None or se is None:
+            return None, f"no interval for group member {member}"
+        parts.append(((hit.result.n_samples or 0) if by_size else 1, se))
+    total = sum(w for w, _ in parts)
+    if not total:
+        return None, "group members without sizes"
+    return math.sqrt(sum((w * se) ** 2 for w, se in parts)) / total, f"group of {len(parts)} members"
+
+
+def task_se(
+    checkpoint: str, task: str, key: str, resolved: dict[tuple[str, str], Resolved], iters: int
+) -> tuple[float | None, str]:
+    """Standard error of one task's (or group's) metric in the stored unit, or None and why not."""
+    hit = resolved.get((checkpoint, task))
+    if hit is None or hit.result.metrics.get(key) is None:
+        return None, ""
     se, how = samples.standard_error(
         task, key, hit.result.metrics, hit.result.aggregations, hit.run.samples.get(task), iters
     )
-    return (None if se is None else se * abs(column.metric.scale)), how
+    if se is None:
+        pooled, pooled_how = _pool(
+            task, key, checkpoint, resolved, lambda m: task_se(checkpoint, m, key, resolved, iters)
+        )
+        if pooled is not None or pooled_how:
+            return pooled, pooled_how
+    return se, how
 
 
 def cell_status(
@@ -255,9 +305,16 @@ def delta_se(
     """Standard error of ``second − first`` (paper unit) for one measure of two checkpoints.
 
     Paired over the docs both runs logged when both have samples (the same questions, so their
-    shared difficulty cancels), else the two stderrs in quadrature, else None and why.
+    shared difficulty cancels), else the two stderrs in quadrature, else None and why. A group's
+    change pools its members' changes.
     """
-    task, key = column.metric.task, column.metric.key
+    se, how = _task_delta_se(column.metric.task, column.metric.key, first, second, resolved, iters)
+    return (None if se is None else se * abs(column.metric.scale)), how
+
+
+def _task_delta_se(
+    task: str, key: str, first: str, second: str, resolved: dict[tuple[str, str], Resolved], iters: int
+) -> tuple[float | None, str]:
     hits = [resolved.get((c, task)) for c in (first, second)]
     if any(h is None or h.result.metrics.get(key) is None for h in hits):
         return None, ""
@@ -266,8 +323,14 @@ def delta_se(
     if not any(isinstance(g, str) for g in got):
         est = samples.paired(got[1], got[0], iters)
         if not isinstance(est, str):
-            return est.se * abs(column.metric.scale), est.method
-    ses = [run_se(column, c, resolved, iters)[0] for c in (first, second)]
+            return est.se, est.method
+    if group_members(task, metric) is not None:
+        pooled, how = _pool(
+            task, key, second, resolved, lambda m: _task_delta_se(m, key, first, second, resolved, iters)
+        )
+        if pooled is not None:
+            return pooled, how
+    ses = [task_se(c, task, key, resolved, iters)[0] for c in (first, second)]
     if ses[0] is None or ses[1] is None:
         return None, "no interval for " + " and ".join(
             c for c, se in zip((first, second), ses, strict=True) if se is None
