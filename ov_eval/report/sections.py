@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ov_eval.report import stats
 from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_pm, fmt_signed, paper_layout
 from ov_eval.report.compare import ABOVE, BELOW, CONSISTENT, MEANING, NO_INTERVAL, NOT_RUN, Cell, paper_row
 
@@ -122,7 +123,7 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
                 m.size,
                 m.modality,
                 fmt_pm(m.mean_delta, m.half_width, signed=True),
-                _significance(m.significant),
+                _significance(m.significant) if m.mean_delta is not None else "-",
                 str(m.benchmarks),
                 fmt_signed(m.paper_mean_delta),
                 str(m.paper_benchmarks),
@@ -154,8 +155,12 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
                 d.column,
                 d.split,
                 d.unit,
-                NOT_RUN if d.si is None and not report.paper_only else fmt(d.si, d.unit),
-                NOT_RUN if d.ov is None and not report.paper_only else fmt(d.ov, d.unit),
+                NOT_RUN
+                if d.si is None and not report.paper_only
+                else fmt_pm(d.si, _half(report, d.si_se), d.unit),
+                NOT_RUN
+                if d.ov is None and not report.paper_only
+                else fmt_pm(d.ov, _half(report, d.ov_se), d.unit),
                 fmt_pm(d.delta, d.half_width, d.unit, signed=True),
                 _significance(d.significant) if d.delta is not None else "-",
                 fmt(d.paper_si, d.unit),
@@ -169,6 +174,10 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
     if not report.deltas:
         detail.text = "No size has both an SI and an OV checkpoint among the runs."
     return [summary, detail]
+
+
+def _half(report: Report, se: float | None) -> float | None:
+    return None if se is None else stats.z_value(report.alpha) * se
 
 
 def _significance(significant: bool | None) -> str:
