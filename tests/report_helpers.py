@@ -19,9 +19,18 @@ def write_results(
     metrics: dict[str, dict[str, float]],
     n: int = 10,
     ov_eval: dict[str, Any] | None = None,
-    samples: bool = False,
+    samples: bool | dict[str, list[dict[str, Any]]] = False,
+    stderr: dict[str, dict[str, float]] | None = None,
+    aggregation: str = "mean",
 ) -> Path:
-    """Write one results file (and optionally one samples file per task); returns its path."""
+    """Write one results file (and optionally one samples file per task); returns its path.
+
+    ``samples``: True for a placeholder line per task, or per task the logged per-doc metric
+    values (``{"doc_id": i, "<metric>": value}`` lines as lmms-eval writes them with
+    ``--log_samples``). ``stderr``: numeric ``<metric>_stderr`` values (default ``"N/A"``, as
+    lmms-eval writes for custom aggregations). ``aggregation``: what ``configs[task].metric_list``
+    records (lmms-eval writes ``"mean"``, or ``"<function f at 0x..>"`` for a task's function).
+    """
     sanitized = pretrained.replace("/", "__")
     folder = Path(out) / sanitized
     folder.mkdir(parents=True, exist_ok=True)
@@ -31,13 +40,23 @@ def write_results(
         for key, value in values.items():
             metric, filt = key.split(",")
             entry[key] = value
-            entry[f"{metric}_stderr,{filt}"] = "N/A"
+            entry[f"{metric}_stderr,{filt}"] = (stderr or {}).get(task, {}).get(key, "N/A")
             entry[f"{metric}_stderr_clt,{filt}"] = 0.0
         results[task] = entry
     data = {
         "results": results,
         "group_subtasks": {task: [] for task in metrics},
-        "configs": {task: {"task": task, "output_type": "generate_until"} for task in metrics},
+        "configs": {
+            task: {
+                "task": task,
+                "output_type": "generate_until",
+                "metric_list": [
+                    {"metric": key.split(",")[0], "aggregation": aggregation, "higher_is_better": True}
+                    for key in values
+                ],
+            }
+            for task, values in metrics.items()
+        },
         "versions": {task: "Yaml" for task in metrics},
         "n-shot": {task: 0 for task in metrics},
         "higher_is_better": {task: {k.split(",")[0]: True for k in v} for task, v in metrics.items()},
@@ -69,7 +88,14 @@ def write_results(
         data["ov_eval"] = ov_eval
     path = folder / f"{date}_results.json"
     path.write_text(json.dumps(data, indent=1))
-    if samples:
+    if samples is True:
         for task in metrics:
             (folder / f"{date}_samples_{task}.jsonl").write_text('{"doc_id": 0, "target": "A"}\n')
+    elif samples:
+        for task, docs in samples.items():
+            lines = [
+                json.dumps({"doc_id": i, "target": "A", "filtered_resps": "A", **doc})
+                for i, doc in enumerate(docs)
+            ]
+            (folder / f"{date}_samples_{task}.jsonl").write_text("\n".join(lines) + "\n")
     return path

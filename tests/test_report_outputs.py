@@ -20,15 +20,24 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    write_results(root / "runs", OV, "20260101_000000", {
-        "ov_ai2d": {"exact_match,flexible-extract": 0.82},
-        "ov_mme": {"mme_cognition_score,none": 400.0, "mme_perception_score,none": 1590.0},
-        "ov_videomme": {"videomme_perception_score,none": 55.0},
-    })  # fmt: skip
+    write_results(
+        root / "runs",
+        OV,
+        "20260101_000000",
+        {
+            "ov_ai2d": {"exact_match,flexible-extract": 0.82},
+            "ov_mme": {"mme_cognition_score,none": 400.0, "mme_perception_score,none": 1590.0},
+            "ov_videomme": {"videomme_perception_score,none": 55.0},
+        },
+        stderr={
+            "ov_ai2d": {"exact_match,flexible-extract": 0.004},  # 0.4 points: 82.0 ± 0.78
+            "ov_videomme": {"videomme_perception_score,none": 2.0},
+        },
+    )  # 0-100 already: 55.0 ± 3.92
     write_results(root / "runs", SI, "20260101_000000", {
         "ov_ai2d": {"exact_match,flexible-extract": 0.80},
         "ov_videomme": {"videomme_perception_score,none": 50.0},
-    })  # fmt: skip
+    }, stderr={"ov_ai2d": {"exact_match,flexible-extract": 0.002}})  # fmt: skip
     assert main(["report", str(root / "runs"), "--out", str(root / "out")]) == 0
     return root / "out"
 
@@ -47,7 +56,7 @@ def test_markdown_mirrors_paper_table3_with_merged_cells(out):
     paper = _table_row(md, "Table 3: single-image benchmarks", "LLaVA-OV-7B (paper)")
     assert paper[1] == "81.4" and paper[8] == "418/1580"
     run = _table_row(md, "Table 3: single-image benchmarks", "7b-ov (run)")
-    assert run[1] == "82.0" and run[2] == "not run" and run[8] == "400/1590"
+    assert run[1] == "82.0 ± 0.8" and run[2] == "not run" and run[8] == "400/1590"  # 1.96 * 0.4 = 0.78
     video = _table_row(md, "Table 5: video benchmarks", "7b-si (run)")
     # VideoMME wo/w-subs: only w/o subtitles was run; [n] = its fidelity card's deviation (answer extraction)
     assert re.fullmatch(r"50\.0 \\\[\d+\\\]/not run", video[10])  # report.md escapes the footnote brackets
@@ -60,21 +69,33 @@ def test_csv_has_gap_flag_and_not_run_never_zero(out):
     assert (ai2d["task"], ai2d["metric_key"], ai2d["status"]) == (
         "ov_ai2d",
         "exact_match,flexible-extract",
-        "ok",
+        "consistent",
     )
     assert float(ai2d["gap"]) == pytest.approx(0.6)  # 82.0 - 81.4
+    assert float(ai2d["se"]) == pytest.approx(0.4) and float(ai2d["z"]) == pytest.approx(1.5)  # 0.6 / 0.4
+    assert float(ai2d["ci_low"]) == pytest.approx(82.0 - 1.959964 * 0.4)
+    assert ai2d["se_source"] == "lmms-eval stderr"
     chartqa = rows[("7b-ov", "3", "ChartQA", "test")]
     assert (chartqa["run"], chartqa["gap"], chartqa["status"]) == ("", "", "not run")
-    assert rows[("7b-ov", "3", "MME", "cognition")]["status"] == "below paper"  # -18 vs tolerance 8
+    # -18 vs tolerance 8, no stderr and no samples: the tolerance alone decides, under its own name
+    mme = rows[("7b-ov", "3", "MME", "cognition")]
+    assert (mme["status"], mme["se"], mme["ci_low"]) == ("below paper (no interval)", "", "")
+    assert "--log_samples" in mme["se_source"]
 
 
 def test_summary_counts_each_benchmark_once(out):
     md = (out / "report.md").read_text()
-    # 7b-ov, Tables 3-5 (+ Table 2's Interleave): AI2D +0.6 ok, MME perception +10 ok, MME cognition
-    # -18 flagged, VideoMME -3.2 flagged; 52 Table 3-5 lines + Interleave = 53 cells, 4 scored -> 49 not run.
-    # 7b-si: AI2D -1.6 and VideoMME -5.0 flagged; Tables 3-5 only -> 52 - 2 = 50 not run.
-    assert "7b-si: 0 within tolerance, 2 outside, 50 not run" in md
-    assert "7b-ov: 2 within tolerance, 2 outside, 49 not run" in md
+    # 7b-ov, Tables 3-5 (+ Table 2's Interleave): AI2D +0.6 (within tolerance) and VideoMME -3.2
+    # (|z| = 3.2 / 2.0 = 1.6 < 1.96: noise) consistent; MME has no interval (perception +10, cognition
+    # -18); 52 Table 3-5 lines + Interleave = 53 cells, 4 scored -> 49 not run.
+    # 7b-si: AI2D -1.6 with se 0.2 (z = -8) significantly below; VideoMME no interval; 52 - 2 = 50 not run.
+    assert (
+        "7b-si: 0 consistent, 0 significantly above, 1 significantly below, 1 no interval, 50 not run" in md
+    )
+    assert (
+        "7b-ov: 2 consistent, 0 significantly above, 0 significantly below, 2 no interval, 49 not run" in md
+    )
+    assert "'consistent': the paper value lies inside the run's 95 % interval" in md
 
 
 def test_json_holds_the_si_vs_ov_deltas(out):
@@ -95,7 +116,9 @@ def test_html_is_self_contained_with_real_png_images(out):
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "<td class=notrun>not run</td>" in page and "<td class=flag>⚠ below paper</td>" in page
+    assert "<td class=notrun>not run</td>" in page
+    assert "<td class=flag>⚠ significantly below (z = -8.0)</td>" in page  # SI AI2D: -1.6 / 0.2
+    assert "<td class=ok>consistent</td>" in page
 
 
 def test_paper_only_report(tmp_path, capsys):

@@ -11,6 +11,7 @@ from itertools import groupby
 from pathlib import Path
 
 from ov_eval import fidelity
+from ov_eval.report import stats
 from ov_eval.report.compare import (
     NOT_RUN,
     Cell,
@@ -67,17 +68,26 @@ class Report:
     paper_only: bool
     run_files: list[Path] = field(default_factory=list)
     provenance: dict[Path, dict | None] = field(default_factory=dict)  # per run file
+    alpha: float = stats.DEFAULT_ALPHA
+    iters: int = stats.DEFAULT_ITERS
 
     @property
     def checkpoints(self) -> list[str]:
         return list(dict.fromkeys(c.checkpoint for c in self.cells))
 
 
-def build_report(runs: list[Run], tolerance_pct: float = 1.0, reference_path: Path | None = None) -> Report:
+def build_report(
+    runs: list[Run],
+    tolerance_pct: float = 1.0,
+    reference_path: Path | None = None,
+    iters: int = stats.DEFAULT_ITERS,
+    alpha: float = stats.DEFAULT_ALPHA,
+) -> Report:
+    """``iters``: resamples per standard error computed from samples; ``alpha``: significance level."""
     reference = load_reference(reference_path)
     resolved: dict[tuple[str, str], Resolved] = resolve(runs)
     paper_only = not runs
-    deltas = si_vs_ov(reference, resolved, paper_only=paper_only)
+    deltas = si_vs_ov(reference, resolved, paper_only=paper_only, iters=iters, alpha=alpha)
     uses = [
         TaskUse(
             checkpoint=checkpoint,
@@ -93,7 +103,7 @@ def build_report(runs: list[Run], tolerance_pct: float = 1.0, reference_path: Pa
     ]
     return Report(
         reference=reference,
-        cells=compare(reference, resolved, tolerance_pct),
+        cells=compare(reference, resolved, tolerance_pct, iters=iters, alpha=alpha),
         deltas=deltas,
         modalities=by_modality(deltas),
         uses=uses,
@@ -101,6 +111,8 @@ def build_report(runs: list[Run], tolerance_pct: float = 1.0, reference_path: Pa
         paper_only=paper_only,
         run_files=sorted({run.path for run in runs}),
         provenance={run.path: run.provenance for run in runs},
+        alpha=alpha,
+        iters=iters,
     )
 
 
@@ -116,6 +128,12 @@ def fmt(value: float | None, unit: str = "") -> str:
 
 def fmt_signed(value: float | None, unit: str = "") -> str:
     return "-" if value is None else ("+" if value >= 0 else "") + fmt(value, unit)
+
+
+def fmt_pm(value: float | None, half: float | None, unit: str = "", signed: bool = False) -> str:
+    """``82.0 ± 1.2`` (the interval's half-width), or the bare number when there is no interval."""
+    text = fmt_signed(value, unit) if signed else fmt(value, unit)
+    return text if value is None or half is None else f"{text} ± {fmt(half, unit)}"
 
 
 def paper_layout(
@@ -161,4 +179,5 @@ def paper_layout(
 def _run_text(cell: Cell, notes: fidelity.Footnotes) -> str:
     if cell.run is None:
         return cell.status
-    return fmt(cell.run, cell.unit) + notes.mark(fidelity.run_notes(cell.measure, paper_row(cell.checkpoint)))
+    marks = notes.mark(fidelity.run_notes(cell.measure, paper_row(cell.checkpoint)))
+    return fmt_pm(cell.run, cell.half_width, cell.unit) + marks

@@ -26,13 +26,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return 2
     runs = load_runs([Path(p) for p in args.runs], label=args.label) if args.runs else []
-    report = build_report(runs, tolerance_pct=args.tolerance)
+    report = build_report(runs, tolerance_pct=args.tolerance, iters=args.bootstrap_iters)
     paths = write_report(report, Path(args.out))
     for name in ("report.md", "report.html", "report.csv", "report.json"):
         print(paths[name])
     flagged = sum(c.flagged for c in report.cells)
     if runs:
-        print(f"{flagged} cells outside the {args.tolerance:g} % tolerance")
+        print(
+            f"{flagged} cells flagged (significantly off the paper and beyond the {args.tolerance:g} % tolerance)"
+        )
     return 0
 
 
@@ -51,14 +53,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from ov_eval.report.dashboard import write_dashboard
     from ov_eval.report.history import connect
 
-    path = write_dashboard(connect(_db(args)), Path(args.out), args.baseline, args.candidate, args.max_drop)
+    path = write_dashboard(
+        connect(_db(args)),
+        Path(args.out),
+        args.baseline,
+        args.candidate,
+        args.max_drop,
+        alpha=args.alpha,
+        iters=args.bootstrap_iters,
+    )
     print(path)
     return 0
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
     from ov_eval.report.dashboard import regressions
-    from ov_eval.report.history import compare_labels, connect, labels
+    from ov_eval.report.history import compare_labels, connect, labels, missing_in
 
     con = connect(_db(args))
     candidate = args.candidate or (labels(con) or [None])[-1]
@@ -70,15 +80,37 @@ def cmd_gate(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"ov-eval gate: {exc.args[0]}", file=sys.stderr)
         return 2
+    missing = missing_in(con, args.baseline, candidate)
     if not changes:
         print(f"ov-eval gate: {candidate!r} and {args.baseline!r} share no benchmark", file=sys.stderr)
         return 2
-    bad = regressions(changes, args.max_drop)
-    for r in bad:
-        print(f"REGRESSION {r.measure}: {r.baseline:.2f} -> {r.candidate:.2f} ({r.change:+.2f})")
-    print(f"{candidate} vs {args.baseline}: {len(changes)} benchmarks compared, {len(bad)} regressions "
-          f"(max drop {args.max_drop:g})")  # fmt: skip
-    return 1 if bad else 0
+    bad = regressions(changes, args.max_drop, args.alpha, args.bootstrap_iters)
+    for r, test in bad:
+        print(f"REGRESSION {r.measure}: {r.baseline:.2f} -> {r.candidate:.2f} ({r.change:+.2f}; {test})")
+    for measure in missing:
+        print(f"MISSING {measure}: the baseline has a score, {candidate} has none")
+    print(f"{candidate} vs {args.baseline}: {len(changes)} benchmarks compared, {len(bad)} regressions, "
+          f"{len(missing)} missing (max drop {args.max_drop:g}, alpha {args.alpha:g})")  # fmt: skip
+    return 1 if bad or missing else 0
+
+
+def _alpha(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"--alpha must be in (0, 1], got {text}")
+    return value
+
+
+def _iters(text: str) -> int:
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"--bootstrap-iters must be at least 2, got {text}")
+    return value
+
+
+def iters_arg(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--bootstrap-iters", type=_iters, default=1000,
+                   help="resamples per standard error computed from logged samples (default 1000; seeded)")  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,11 +120,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--paper", action="store_true", help="paper-only report (no runs needed)")
     p.add_argument("--label", help="checkpoint label for all RUNs, e.g. 7b-ov (default: from model_args)")
     p.add_argument("--tolerance", type=float, default=1.0,
-                   help="flag gaps larger than this %% of the unit's range (default 1.0 = 1 point)")  # fmt: skip
+                   help="never flag gaps within this %% of the unit's range (default 1.0 = 1 point)")  # fmt: skip
+    iters_arg(p)
     p.set_defaults(func=cmd_report)
 
     def db_arg(q: argparse.ArgumentParser) -> None:
         q.add_argument("--db", help=f"SQLite history (default: $OV_EVAL_HISTORY or ./{DEFAULT_DB})")
+
+    def alpha_arg(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--alpha", type=_alpha, default=0.05,
+                       help="a drop counts only when significant at this level (default 0.05; 1 = any drop)")  # fmt: skip
 
     p = subparsers.add_parser("track", help="store runs in the SQLite history (idempotent)")
     p.add_argument("runs", nargs="+", metavar="RUN")
@@ -108,12 +145,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", help="label to compare against (default: first tracked)")
     p.add_argument("--candidate", help="label to check (default: last tracked)")
     p.add_argument("--max-drop", type=float, default=1.0, help="largest tolerated drop, paper units")
+    alpha_arg(p)
+    iters_arg(p)
     db_arg(p)
     p.set_defaults(func=cmd_dashboard)
 
-    p = subparsers.add_parser("gate", help="exit 1 when a benchmark dropped more than --max-drop (for CI)")
+    p = subparsers.add_parser(
+        "gate",
+        help="exit 1 when a benchmark dropped significantly by more than --max-drop, or lost its score",
+    )
     p.add_argument("--baseline", required=True)
     p.add_argument("--candidate", help="label to check (default: last tracked)")
     p.add_argument("--max-drop", type=float, default=1.0)
+    alpha_arg(p)
+    iters_arg(p)
     db_arg(p)
     p.set_defaults(func=cmd_gate)

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ov_eval.report import stats  # noqa: E402
 from ov_eval.report.compare import Cell, Delta  # noqa: E402
 from ov_eval.report.reference import MODALITIES  # noqa: E402
 
@@ -24,6 +25,15 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _errors(halves: list[float | None]) -> list[float] | None:
+    """Error-bar lengths (the 95 % interval's half-width); 0 where a value has no interval."""
+    return [h or 0.0 for h in halves] if any(h is not None for h in halves) else None
+
+
+def _half(se: float | None) -> float | None:
+    return None if se is None else stats.z_value() * se
 
 
 def _placeholder(ax: plt.Axes, text: str) -> None:
@@ -49,8 +59,26 @@ def si_vs_ov_bars(deltas: list[Delta], path: Path, use_paper: bool = False) -> P
                 _placeholder(ax, "no benchmark with both SI and OV results")
                 continue
             xs = range(len(keep))
-            ax.bar([x - 0.2 for x in xs], [si[k] for k in keep], 0.4, label="SI", color=SI_COLOR)
-            ax.bar([x + 0.2 for x in xs], [ov[k] for k in keep], 0.4, label="OV", color=OV_COLOR)
+            si_err = None if use_paper else _errors([_half(rows[k].si_se) for k in keep])
+            ov_err = None if use_paper else _errors([_half(rows[k].ov_se) for k in keep])
+            ax.bar(
+                [x - 0.2 for x in xs],
+                [si[k] for k in keep],
+                0.4,
+                label="SI",
+                color=SI_COLOR,
+                yerr=si_err,
+                capsize=2,
+            )
+            ax.bar(
+                [x + 0.2 for x in xs],
+                [ov[k] for k in keep],
+                0.4,
+                label="OV",
+                color=OV_COLOR,
+                yerr=ov_err,
+                capsize=2,
+            )
             ax.set_xticks(list(xs), [_label(rows[k]) for k in keep], rotation=60, ha="right", fontsize=7)
             ax.set_ylabel("score (%)")
             ax.legend(fontsize=8)
@@ -58,7 +86,8 @@ def si_vs_ov_bars(deltas: list[Delta], path: Path, use_paper: bool = False) -> P
 
 
 def delta_chart(deltas: list[Delta], path: Path, use_paper: bool = False) -> Path:
-    """Horizontal OV−SI bars per benchmark (percent units), colored by modality."""
+    """Horizontal OV−SI bars per benchmark (percent units), colored by modality, with the delta's
+    95 % interval as error bars (paired when both runs logged samples)."""
     colors = dict(zip(MODALITIES, ("#66c2a5", "#fc8d62", "#8da0cb"), strict=True))
     rows = [
         (d, d.paper_delta if use_paper else d.delta)
@@ -71,7 +100,8 @@ def delta_chart(deltas: list[Delta], path: Path, use_paper: bool = False) -> Pat
         _placeholder(ax, "no benchmark with both SI and OV results")
         return _save(fig, path)
     ys = range(len(rows))
-    ax.barh(list(ys), [v for _, v in rows], color=[colors[d.modality] for d, _ in rows])
+    err = None if use_paper else _errors([d.half_width for d, _ in rows])
+    ax.barh(list(ys), [v for _, v in rows], color=[colors[d.modality] for d, _ in rows], xerr=err, capsize=2)
     ax.set_yticks(list(ys), [f"{d.size} {_label(d)}" for d, _ in rows], fontsize=7)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.invert_yaxis()
@@ -81,27 +111,35 @@ def delta_chart(deltas: list[Delta], path: Path, use_paper: bool = False) -> Pat
 
 
 def gap_chart(cells: list[Cell], path: Path) -> Path:
-    """Run minus paper per benchmark and checkpoint (percent units); red when outside tolerance."""
+    """Run minus paper per benchmark and checkpoint (percent units), with the run's 95 % interval
+    as error bars; red when flagged (significant and beyond the tolerance)."""
     rows = [c for c in cells if c.gap is not None and "%" in c.unit and c.table != 2]
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.22 * len(rows) + 1.2)))
-    ax.set_title("run minus paper, points (red: outside tolerance)")
+    ax.set_title("run minus paper, points, ± 95 % interval (red: flagged)")
     if not rows:
         _placeholder(ax, "no run checkpoint matches a paper row (0.5b/7b/72b si/ov)")
         return _save(fig, path)
     ys = range(len(rows))
-    ax.barh(list(ys), [c.gap for c in rows], color=["#d62728" if c.flagged else "#2ca02c" for c in rows])
+    colors = ["#d62728" if c.flagged else "#2ca02c" for c in rows]
+    ax.barh(
+        list(ys), [c.gap for c in rows], color=colors, xerr=_errors([c.half_width for c in rows]), capsize=2
+    )
     ax.set_yticks(list(ys), [f"{c.checkpoint} {_label(c)}" for c in rows], fontsize=7)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.invert_yaxis()
     return _save(fig, path)
 
 
-def trend_chart(title: str, series: dict[str, list[tuple[str, float]]], path: Path) -> Path:
-    """One benchmark over tracked runs: x = tracking order (label), one line per checkpoint."""
+def trend_chart(title: str, series: dict[str, list[tuple[str, float, float | None]]], path: Path) -> Path:
+    """One benchmark over tracked runs: x = tracking order (label), one line per checkpoint,
+    error bars = 95 % interval of each tracked value (none where it had no standard error)."""
     fig, ax = plt.subplots(figsize=(4.5, 2.8))
     ax.set_title(title, fontsize=9)
     for name, points in series.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        err = _errors([_half(p[2]) for p in points])
+        ax.errorbar(
+            [p[0] for p in points], [p[1] for p in points], yerr=err, marker="o", capsize=2, label=name
+        )
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(fontsize=7)
     return _save(fig, path)

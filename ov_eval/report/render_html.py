@@ -23,8 +23,11 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
+_OK = ("ok", "consistent")  # green: within tolerance or inside the run's interval
+
+
 def _cell(text: str) -> str:
-    cls = "flag" if text.startswith("⚠") else "notrun" if text == "not run" else "ok" if text == "ok" else ""
+    cls = "flag" if text.startswith("⚠") else "notrun" if text == "not run" else "ok" if text in _OK else ""
     return f"<td{f' class={cls}' if cls else ''}>{html.escape(text)}</td>"
 
 

@@ -54,6 +54,9 @@ class TaskResult:
     n_samples: int | None = None
     errors: int | None = None
     judge: dict[str, Any] | None = None
+    # metric → aggregation as lmms-eval recorded it in configs[task].metric_list ("mean", or
+    # "<function f at 0x..>" for a task's own function): tells which per-doc scores are averaged
+    aggregations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,6 +85,15 @@ def _numeric(value: Any) -> float | None:
     return float(value)
 
 
+def _aggregations(config: Any) -> dict[str, str]:
+    entries = config.get("metric_list") if isinstance(config, dict) else None
+    return {
+        str(e["metric"]): str(e.get("aggregation"))
+        for e in entries or []
+        if isinstance(e, dict) and "metric" in e and e.get("aggregation") is not None
+    }
+
+
 def load_run(path: Path, label: str | None = None) -> Run:
     """Read one results file; errors name the file and what is wrong with it."""
     path = Path(path)
@@ -102,6 +114,7 @@ def load_run(path: Path, label: str | None = None) -> Run:
     extra = data.get("ov_eval") or {}
     errors, judge = extra.get("errors") or {}, extra.get("judge") or {}
     n_samples = data.get("n-samples") or {}
+    configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
     tasks = {}
     for task, values in data["results"].items():
         if not isinstance(values, dict):
@@ -113,6 +126,7 @@ def load_run(path: Path, label: str | None = None) -> Run:
             n_samples=int(count["effective"]) if isinstance(count, dict) and "effective" in count else None,
             errors=errors.get(task),
             judge=judge.get(task),
+            aggregations=_aggregations(configs.get(task)),
         )
     stamp = path.name.removesuffix("_results.json").removesuffix(".json")
     samples = {

@@ -7,8 +7,19 @@ from pathlib import Path
 
 from ov_eval import fidelity
 from ov_eval.provenance import summary as provenance_summary
-from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_signed, paper_layout
-from ov_eval.report.compare import NOT_RUN, paper_row
+from ov_eval.report import stats
+from ov_eval.report.build import TABLE_TITLES, Report, fmt, fmt_pm, fmt_signed, paper_layout
+from ov_eval.report.compare import (
+    ABOVE,
+    BELOW,
+    CONSISTENT,
+    MEANING,
+    NO_INTERVAL,
+    NOT_COMPARABLE,
+    NOT_RUN,
+    Cell,
+    paper_row,
+)
 
 JUDGE_FIELDS = ("calls", "cache_hits", "failures", "prompt_tokens", "completion_tokens")
 
@@ -66,16 +77,23 @@ def _notes(notes: fidelity.Footnotes) -> Section:
     )
 
 
+def status_text(cell: Cell) -> str:
+    """The status column: flagged cells carry a warning sign and their z-score when they have one."""
+    text = ("⚠ " if cell.flagged else "") + cell.status
+    return f"{text} (z = {cell.z:+.1f})" if cell.flagged and cell.z is not None else text
+
+
 def _reproduction(report: Report, notes: fidelity.Footnotes) -> Section:
     rows, summary = [], {}
     # Table 2 repeats Tables 3-5 (sometimes with slightly different numbers): count each
     # benchmark once, from its detailed table, plus Table 2's own rows (Interleave overall).
     detailed = {c.measure for c in report.reference if c.table != 2}
+    buckets = (CONSISTENT, ABOVE, BELOW, "no interval", NOT_COMPARABLE, NOT_RUN)
     for cell in report.cells:
         if cell.paper is None and cell.run is None:
             continue
-        counts = summary.setdefault(cell.checkpoint, {"ok": 0, "flagged": 0, NOT_RUN: 0})
-        key = "flagged" if cell.flagged else cell.status if cell.status in counts else None
+        counts = summary.setdefault(cell.checkpoint, dict.fromkeys(buckets, 0))
+        key = "no interval" if cell.status in NO_INTERVAL else cell.status if cell.status in counts else None
         if key and (cell.table != 2 or cell.measure not in detailed):
             counts[key] += 1
         row = paper_row(cell.checkpoint)
@@ -89,21 +107,24 @@ def _reproduction(report: Report, notes: fidelity.Footnotes) -> Section:
                 fmt(cell.paper, cell.unit) + notes.mark(fidelity.paper_notes(cell.measure, row)),
                 cell.status
                 if cell.run is None
-                else fmt(cell.run, cell.unit) + notes.mark(fidelity.run_notes(cell.measure, row)),
+                else fmt_pm(cell.run, cell.half_width, cell.unit)
+                + notes.mark(fidelity.run_notes(cell.measure, row)),
                 fmt_signed(cell.gap, cell.unit),
-                ("⚠ " if cell.flagged else "") + cell.status,
+                "-" if cell.z is None else f"{cell.z:+.1f}",
+                status_text(cell),
             ]
         )
     text = "; ".join(
-        f"{ckpt}: {c['ok']} within tolerance, {c['flagged']} outside, {c[NOT_RUN]} not run"
+        f"{ckpt}: " + ", ".join(f"{c[b]} {b}" for b in buckets)
         if paper_row(ckpt)
         else f"{ckpt}: not a paper checkpoint (0.5b/7b/72b si/ov), nothing to compare"
         for ckpt, c in summary.items()
     )
     return Section(
         "Did my run reproduce the paper?",
-        text,
-        ["checkpoint", "table", "benchmark", "split", "unit", "paper", "run", "gap", "status"],
+        f"{text}. {MEANING} Run values show ± the half-width of their "
+        f"{100 * (1 - report.alpha):g} % interval; z = gap / standard error.",
+        ["checkpoint", "table", "benchmark", "split", "unit", "paper", "run", "gap", "z", "status"],
         rows,
         ["gap_vs_paper.png"],
     )
@@ -115,11 +136,14 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
         f"What did OneVision training change? (OV − SI, {who})",
         "Mean OV−SI per modality over percent-scored benchmarks (MME and 0-5 scores appear per "
         "benchmark below). The paper reports OV gaining most on multi-image/multi-view and video "
-        "while roughly holding single-image.",
+        "while roughly holding single-image. ± is the half-width of the 95 % interval of a change: "
+        "paired over the docs both runs answered when both logged samples, else from the two "
+        "stderrs; a change whose interval contains 0 is 'not significant' (indistinguishable from noise).",
         [
             "size",
             "modality",
             "mean OV−SI (run)",
+            "significant",
             "benchmarks (run)",
             "mean OV−SI (paper)",
             "benchmarks (paper)",
@@ -128,7 +152,8 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
             [
                 m.size,
                 m.modality,
-                fmt_signed(m.mean_delta),
+                fmt_pm(m.mean_delta, m.half_width, signed=True),
+                _significance(m.significant) if m.mean_delta is not None else "-",
                 str(m.benchmarks),
                 fmt_signed(m.paper_mean_delta),
                 str(m.paper_benchmarks),
@@ -148,6 +173,7 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
             "SI",
             "OV",
             "OV−SI",
+            "significant",
             "paper SI",
             "paper OV",
             "paper OV−SI",
@@ -159,9 +185,14 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
                 d.column,
                 d.split,
                 d.unit,
-                NOT_RUN if d.si is None and not report.paper_only else fmt(d.si, d.unit),
-                NOT_RUN if d.ov is None and not report.paper_only else fmt(d.ov, d.unit),
-                fmt_signed(d.delta, d.unit),
+                NOT_RUN
+                if d.si is None and not report.paper_only
+                else fmt_pm(d.si, _half(report, d.si_se), d.unit),
+                NOT_RUN
+                if d.ov is None and not report.paper_only
+                else fmt_pm(d.ov, _half(report, d.ov_se), d.unit),
+                fmt_pm(d.delta, d.half_width, d.unit, signed=True),
+                _significance(d.significant) if d.delta is not None else "-",
                 fmt(d.paper_si, d.unit),
                 fmt(d.paper_ov, d.unit),
                 fmt_signed(d.paper_delta, d.unit),
@@ -173,6 +204,14 @@ def _si_vs_ov(report: Report, images: dict[str, Path]) -> list[Section]:
     if not report.deltas:
         detail.text = "No size has both an SI and an OV checkpoint among the runs."
     return [summary, detail]
+
+
+def _half(report: Report, se: float | None) -> float | None:
+    return None if se is None else stats.z_value(report.alpha) * se
+
+
+def _significance(significant: bool | None) -> str:
+    return "no interval" if significant is None else "yes" if significant else "not significant"
 
 
 def _accounting(report: Report) -> Section:

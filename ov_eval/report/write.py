@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 from ov_eval import fidelity
@@ -15,7 +16,8 @@ from ov_eval.report.render_md import render_markdown
 from ov_eval.report.sections import sections
 
 CSV_FIELDS = ["checkpoint", "table", "benchmark", "split", "unit", "modality", "task", "metric_key",
-              "paper", "run", "gap", "tolerance", "status", "comparable", "notes"]  # fmt: skip
+              "paper", "run", "gap", "tolerance", "status", "comparable", "notes",
+              "se", "ci_low", "ci_high", "z", "se_source"]  # fmt: skip
 
 
 def _cell_records(report: Report) -> list[dict]:
@@ -38,6 +40,11 @@ def _cell_records(report: Report) -> list[dict]:
             "status": c.status,
             "comparable": c.comparable,  # the paper's notes and the run's deviations, from reports/fidelity.yaml
             "notes": " | ".join(fidelity.cell_notes(c.measure, paper_row(c.checkpoint))),
+            "se": c.se,
+            "ci_low": None if c.interval is None else c.interval[0],
+            "ci_high": None if c.interval is None else c.interval[1],
+            "z": c.z if c.z is None or math.isfinite(c.z) else None,  # se 0 and a gap: JSON has no inf
+            "se_source": c.se_method,
         }
         for c in report.cells
     ]
@@ -104,10 +111,15 @@ def write_report(
                 },
                 "delta": d.delta,
                 "paper_delta": d.paper_delta,
+                "se": d.se,
+                "significant": d.significant,
+                "se_source": d.se_method,
             }
             for d in report.deltas
         ],  # fmt: skip
-        "by_modality": [vars(m) for m in report.modalities],
+        "alpha": report.alpha,
+        "bootstrap_iters": report.iters,
+        "by_modality": [{**vars(m), "significant": m.significant} for m in report.modalities],
         "sources": [
             {
                 "checkpoint": u.checkpoint,
