@@ -300,6 +300,8 @@ class LlavaOneVision(lmms):
                     if isinstance(continuation, list):  # doc_to_target may return a list; score the first
                         continuation = continuation[0]
                     continuation = str(continuation)
+                    if not continuation:  # the original's prompt then has no answer turn to score
+                        raise SampleError(self._where(task, split, doc_id), "empty continuation to score")
                 raw = self._raw_visuals(doc_to_visual, task, split, doc_id)
                 samples.append(
                     self._build_sample(request, item.index, context, raw, task, split, doc_id, continuation)
