@@ -2,7 +2,8 @@
 ``llava_onevision`` on the original LLaVA-NeXT code), each checked against an independent reference:
 
 * pixels: plain PIL (bicubic resize on uint8, then (x / 255 - 0.5) / 0.5), as the original's SigLIP
-  image processor computes them, for a squashed base view, an upscaled base view and crop, and video frames;
+  image processor computes them, for a squashed base view, an upscaled base view and crop, grey-padded
+  multi-image views and video frames;
 * stop strings: the original pops ``until``; a scripted answer with a blank line comes back whole;
 * vocabulary: the original model has ``len(tokenizer)`` rows minus the <image>/<video> placeholders; a
   checkpoint whose extra rows would win greedy decoding never emits them (reference: a hand greedy loop
@@ -83,6 +84,19 @@ def test_upscaled_image_base_view_and_crop_have_the_original_pil_pixels(exact):
     canvas = Image.new("RGB", (384, 384), (0, 0, 0))
     canvas.paste(image.resize((new_w, new_h), Image.Resampling.BICUBIC), (0, (384 - new_h) // 2))
     assert torch.allclose(patches[1], original_pixels(canvas), atol=1e-6)
+
+
+def test_multi_image_views_are_the_originals_grey_padded_squares(exact):
+    images = [smooth_image(300, 200, seed=3), smooth_image(150, 260, seed=4)]
+    pixels = tower_inputs(exact, {"visuals": images})
+    golden = []
+    for image in images:  # LLaVA-NeXT expand2square with the image mean (0.5 * 255 -> 127), centred
+        side = max(image.size)
+        square = Image.new("RGB", (side, side), (127, 127, 127))
+        square.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+        golden.append(original_pixels(square.resize((384, 384), Image.Resampling.BICUBIC)))
+    assert pixels.shape == (2, 3, 384, 384)
+    assert torch.allclose(pixels, torch.stack(golden), atol=1e-6)
 
 
 def test_video_frames_have_the_original_pil_pixels(exact):
