@@ -5,7 +5,9 @@ Variants (all on the same checkpoint, device, dtype and inputs):
 * ``baseline``: lmms-eval's ``llava_hf`` (simple) at batch size 1, the built-in path;
 * ``ours_bs1``: our adapter at batch size 1, no background preparation;
 * ``ours_batched``: batch size N, no background preparation  -> batching gain;
-* ``ours_overlapped``: batch size N, ``prefetch_batches`` ahead -> overlap gain.
+* ``ours_overlapped``: batch size N, ``prefetch_batches`` ahead -> overlap gain;
+* ``ours_task_stops`` / ``ours_torchvision``: ``ours_overlapped`` with ``stop_strings=task`` /
+  ``image_backend=torchvision`` -> what the original driver's exact defaults cost.
 
 Batch invariance is read off the same runs (``ours_bs1`` vs ``ours_overlapped``).
 """
@@ -25,6 +27,8 @@ from bench.report import (
     OURS_BATCHED,
     OURS_BS1,
     OURS_OVERLAPPED,
+    OURS_TASK_STOPS,
+    OURS_TORCHVISION,
     Gains,
     gains,
 )
@@ -63,6 +67,8 @@ def variants(options: Options) -> list[Variant]:
         Variant(OURS_BS1, "ov", batch_size=1, prefetch_batches=0),
         Variant(OURS_BATCHED, "ov", batch_size=n, prefetch_batches=0),
         Variant(OURS_OVERLAPPED, "ov", batch_size=n, prefetch_batches=options.prefetch_batches),
+        Variant(OURS_TASK_STOPS, "ov", n, options.prefetch_batches, stop_strings="task"),
+        Variant(OURS_TORCHVISION, "ov", n, options.prefetch_batches, image_backend="torchvision"),
     ]
 
 

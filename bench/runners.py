@@ -40,6 +40,8 @@ class Variant:
     adapter: str  # "llava_hf" (baseline) or "ov" (ours)
     batch_size: int = 1
     prefetch_batches: int = 0
+    stop_strings: str = "none"  # ours: the original driver's default; "task" honours `until`
+    image_backend: str = "pil"  # ours: the original's resampling; "torchvision" is the port's default
 
 
 @dataclass
@@ -71,14 +73,15 @@ def _doc_to_visual(doc: dict) -> list:
 
 
 def requests_for(workload: Workload, max_new_tokens: int) -> list[Instance]:
-    """Greedy, fixed-length answers (``until`` empty): both adapters generate the same number of
-    tokens, so the comparison times the same work. ``llava_hf`` ignores ``until`` anyway."""
+    """Greedy answers with lmms-eval's default stop ``["\n\n"]``, which ``llava_hf`` and our default
+    (``stop_strings=none``) ignore: both generate the same number of tokens, so the comparison times
+    the same work; the ``stop_strings=task`` variant shows what honouring the stop costs or saves."""
     return [
         Instance(
             request_type="generate_until",
             arguments=(
                 prompt,
-                {"max_new_tokens": max_new_tokens, "temperature": 0, "do_sample": False, "until": []},
+                {"max_new_tokens": max_new_tokens, "temperature": 0, "do_sample": False, "until": ["\n\n"]},
                 _doc_to_visual,
                 doc_id,
                 TASK,
@@ -114,6 +117,8 @@ def load_adapter(variant: Variant, pretrained: str, device: str, dtype: str, att
         attn_implementation=attn,
         batch_size=variant.batch_size,
         prefetch_batches=variant.prefetch_batches,
+        stop_strings=variant.stop_strings,
+        image_backend=variant.image_backend,
     )
 
 

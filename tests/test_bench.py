@@ -15,12 +15,21 @@ from bench.__main__ import options_from, parse_args
 from bench.checkpoints import parameter_counts
 from bench.flops import count_flops
 from bench.harness import Options, run_benchmark
-from bench.report import BASELINE, OURS_BATCHED, OURS_BS1, OURS_OVERLAPPED, append, format_section
+from bench.report import (
+    BASELINE,
+    OURS_BATCHED,
+    OURS_BS1,
+    OURS_OVERLAPPED,
+    OURS_TASK_STOPS,
+    OURS_TORCHVISION,
+    append,
+    format_section,
+)
 from bench.workloads import MULTI_IMAGE_COUNTS
 from ov_eval.models.errors import ERROR_MARKER
 
 SAMPLES = 2
-LABELS = (BASELINE, OURS_BS1, OURS_BATCHED, OURS_OVERLAPPED)
+LABELS = (BASELINE, OURS_BS1, OURS_BATCHED, OURS_OVERLAPPED, OURS_TASK_STOPS, OURS_TORCHVISION)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +83,8 @@ def test_visual_tokens_counted_from_the_prompts_fed_to_generate(result):
 
 
 def test_new_tokens_are_counted_per_sample(result):
-    # fixed-length greedy decoding with until=[]: 4 new tokens x 2 samples, unless one ends on EOS
+    # greedy decoding to max_new_tokens (the "\n\n" stop is ignored except by ours_task_stops, which may
+    # stop earlier): 4 new tokens x 2 samples at most, unless one ends on EOS
     for m in result.measurements:
         assert 0 < m.counters.new_tokens <= 4 * SAMPLES
 
@@ -100,6 +110,11 @@ def test_results_section_is_appended_with_its_provenance(result, tmp_path):
     assert text.count("`python -m bench --samples 2`") == 2 and "`abc123`" in text and "`def456`" in text
     for workload in ("single_image", "multi_image", "video"):
         assert f"| {workload} | {BASELINE} |" in text
+        # the cost of exactness: both faster settings measured against the exact defaults
+        assert (
+            f"| {workload} | `stop_strings=task` |" in text
+            and f"| {workload} | `image_backend=torchvision` |" in text
+        )
 
 
 def test_flop_count_follows_two_flops_per_parameter_per_token():

@@ -90,10 +90,12 @@ def test_summary_counts_each_benchmark_once(out):
     # -18); 52 Table 3-5 lines + Interleave = 53 cells, 4 scored -> 49 not run.
     # 7b-si: AI2D -1.6 with se 0.2 (z = -8) significantly below; VideoMME no interval; 52 - 2 = 50 not run.
     assert (
-        "7b-si: 0 consistent, 0 significantly above, 1 significantly below, 1 no interval, 0 not comparable, 50 not run" in md
+        "7b-si: 0 consistent, 0 significantly above, 1 significantly below, 1 no interval, 0 not comparable, 50 not run"
+        in md
     )
     assert (
-        "7b-ov: 2 consistent, 0 significantly above, 0 significantly below, 2 no interval, 0 not comparable, 49 not run" in md
+        "7b-ov: 2 consistent, 0 significantly above, 0 significantly below, 2 no interval, 0 not comparable, 49 not run"
+        in md
     )
     assert "'consistent': the paper value lies inside the run's 95 % interval" in md
 

@@ -102,9 +102,18 @@ def test_multi_image_is_base_resolution_729_each(tiny_model, num_images):
     assert _count(tiny_model, {"visuals": images}) == (729 * num_images, 0)
 
 
-def test_more_than_max_images_are_capped_to_12(tiny_model):
+def test_a_15_image_sample_keeps_all_15_images(tiny_model):
+    # the original driver passes every image; a cap is opt-in (max_images)
     images = [random_image(64 + i, 64, seed=i) for i in range(15)]
-    assert _count(tiny_model, {"visuals": images}) == (729 * 12, 0)
+    assert _count(tiny_model, {"visuals": images}) == (729 * 15, 0)
+
+
+def test_max_images_caps_when_asked(tiny_ov_dir):
+    from ov_eval.models.llava_onevision import LlavaOneVision
+
+    model = LlavaOneVision(pretrained=str(tiny_ov_dir), device="cpu", dtype="float32", max_images=12)
+    images = [random_image(64 + i, 64, seed=i) for i in range(15)]
+    assert _count(model, {"visuals": images}) == (729 * 12, 0)
 
 
 @pytest.mark.parametrize("num_frames", [90, 12])

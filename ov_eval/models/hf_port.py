@@ -5,7 +5,7 @@ Loads ``LlavaOnevisionForConditionalGeneration`` + processor from a hub id
 in that format: one code path for both.
 
 Where the port differs from the original LLaVA-NeXT code that produced the
-paper's numbers, we follow the original (docs/adapter.md):
+paper's numbers, we follow the original (docs/hf_port_vs_original.md has the facts):
 
 * Multi-image samples: the paper (§3.2) and the original driver give every image
   of a multi-image sample 729 tokens at base resolution. The port appends one
@@ -18,6 +18,16 @@ paper's numbers, we follow the original (docs/adapter.md):
   exceeds 9 crops by more than 10%, per-row newline, base first) and video
   pooling (27x27 -> 14x14 bilinear after the projector) are the same code in
   both; nothing to change.
+* Resampling: the original resizes with PIL (bicubic on uint8); the port's default
+  processors use torchvision, 1-7 grey levels off. ``image_backend=pil`` loads the
+  port's PIL image processor (pixels identical to the original) and resizes video
+  frames to 384x384 with PIL before the (torchvision-only) video processor, whose
+  own resize is then the identity.
+* Vocabulary: the original shrinks the embeddings to ``len(tokenizer)`` on load
+  (``<image>`` is not a token there, only the index -200), so it cannot emit or
+  assign probability to anything else; the port keeps padded rows and two
+  placeholder rows. ``vocabulary_mask`` lists those ids; generation suppresses them
+  and likelihoods are normalised without them.
 """
 
 from __future__ import annotations
@@ -25,8 +35,14 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import numpy as np
 import torch
-from transformers import LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor
+from PIL import Image
+from transformers import (
+    AutoImageProcessor,
+    LlavaOnevisionForConditionalGeneration,
+    LlavaOnevisionProcessor,
+)
 
 from ov_eval.models.model_args import AdapterArgs
 
@@ -82,9 +98,18 @@ def resolve_dtype(name: str, device: str) -> torch.dtype | str:
 
 
 def load_processor(args: AdapterArgs) -> PaperLayoutProcessor:
-    processor = PaperLayoutProcessor.from_pretrained(
-        args.pretrained, revision=args.revision, trust_remote_code=args.trust_remote_code
-    )
+    """The checkpoint's processor; with ``image_backend=pil`` its image half is the port's PIL class.
+
+    Only the image processor is swapped: ``backend="pil"`` on the whole processor
+    fails because the video processor exists for torchvision only (frames are
+    pre-resized with PIL instead, see ``resize_frames_like_original``).
+    """
+    kwargs: dict[str, Any] = {"revision": args.revision, "trust_remote_code": args.trust_remote_code}
+    if args.image_backend == "pil":
+        kwargs["image_processor"] = AutoImageProcessor.from_pretrained(
+            args.pretrained, backend="pil", **kwargs
+        )
+    processor = PaperLayoutProcessor.from_pretrained(args.pretrained, **kwargs)
     processor.tokenizer.padding_side = "left"  # batched generation
     check_processor(processor, args.pretrained)
     return processor
@@ -106,6 +131,29 @@ def check_processor(processor: LlavaOnevisionProcessor, where: str) -> None:
         raise ValueError(
             f"{where}: processor does not match LLaVA-OneVision's settings: {'; '.join(problems)}"
         )
+
+
+def resize_frames_like_original(frames: np.ndarray, size: dict[str, int]) -> np.ndarray:
+    """Squash every frame to the processor's size with PIL bicubic on uint8, as the original's
+    SigLIP image processor does for video frames. (F, H, W, 3) uint8 -> (F, h, w, 3) uint8."""
+    height, width = size["height"], size["width"]
+    if frames.shape[1:3] == (height, width):
+        return frames
+    return np.stack(
+        [np.asarray(Image.fromarray(f).resize((width, height), Image.Resampling.BICUBIC)) for f in frames]
+    )
+
+
+def vocabulary_mask(processor: LlavaOnevisionProcessor, num_rows: int) -> list[int]:
+    """Output ids the original model does not have: the visual placeholders and padded rows.
+
+    The original adds no ``<image>``/``<video>`` tokens (it splices features at
+    index -200) and resizes its embeddings to ``len(tokenizer)``: its vocabulary is
+    the port's tokenizer minus the placeholders. The port's output layer has
+    ``num_rows`` rows (llava-hf 7B: 152128 for a 151648-token tokenizer).
+    """
+    placeholders = {processor.image_token_id, processor.video_token_id}
+    return sorted(placeholders | set(range(len(processor.tokenizer), num_rows)))
 
 
 def load_model(args: AdapterArgs, device: str) -> LlavaOnevisionForConditionalGeneration:

@@ -7,10 +7,16 @@ replaces lmms-eval's built-in class of the same id, which needs the unmaintained
 What it guarantees:
 
 * The paper's visual token strategy (§3.2, App. C.1): one image -> AnyRes-Max-9;
-  several images -> base resolution, 729 tokens each (``max_images`` cap); a video
+  several images -> base resolution, 729 tokens each (all of them unless
+  ``max_images`` is set); a video
   -> ``max_frames_num`` uniform frames pooled to 196 tokens each; image + video in
   one prompt works. Prompts are the original ChatML with its system turn
   (``prompting.py``); multi-image layout follows the original (``hf_port.py``).
+* The original driver's decoding and scoring (lmms-eval's built-in
+  ``llava_onevision``): the task's ``until`` is ignored (``stop_strings=none``),
+  sampling only when the task sets ``do_sample``, PIL resampling, no output id the
+  original's vocabulary lacks, and likelihood = mean loss over the continuation
+  plus the closing ``<|im_end|>\n`` (``likelihood=mean``).
 * Batching that does not change answers: requests are grouped by modality and
   generation settings, sorted by length, left-padded; greedy outputs at any batch
   size equal batch size 1 in float32 (tested).
@@ -44,7 +50,12 @@ from tqdm import tqdm
 from ov_eval import lmms_patches
 from ov_eval.models.batching import PlannedRequest, plan_batches, settings_key
 from ov_eval.models.errors import ERROR_MARKER, FAILED_LOGLIKELIHOOD, ErrorLog, ErrorRecord, SampleError
-from ov_eval.models.hf_port import load_model, load_processor
+from ov_eval.models.hf_port import (
+    load_model,
+    load_processor,
+    resize_frames_like_original,
+    vocabulary_mask,
+)
 from ov_eval.models.model_args import AdapterArgs, merge_cli_config
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
 from ov_eval.models.visuals import Modality, SampleVisuals, VideoFrames, classify, is_video_path, load_visuals
@@ -64,9 +75,10 @@ class PreparedSample:
     task: str
     split: str
     doc_id: int
-    prompt: str
+    prompt: str  # loglikelihood: the prompt followed by the scored text
     visuals: SampleVisuals
     continuation: str = ""  # loglikelihood only
+    context_prompt: str = ""  # loglikelihood only: the prompt alone (what is not scored)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -107,6 +119,8 @@ class LlavaOneVision(lmms):
         self.processor = load_processor(self.args)
         self.tokenizer = self.processor.tokenizer
         self._model = load_model(self.args, device)
+        # ids the original model does not have: never generated, excluded from likelihoods
+        self._masked_ids = vocabulary_mask(self.processor, self._model.config.text_config.vocab_size)
         self._device = torch.device(device) if not self.args.device_map else self._model.device
         self.batch_size_per_gpu = self.args.batch_size
         log_dir = os.environ.get(ERROR_LOG_DIR_ENV)
@@ -267,6 +281,7 @@ class LlavaOneVision(lmms):
             visuals.dropped_images,
             where,
         )
+        prompt = chatml_prompt(user, self.args.system_prompt)
         return PreparedSample(
             index=index,
             where=where,
@@ -274,10 +289,19 @@ class LlavaOneVision(lmms):
             task=task,
             split=split,
             doc_id=doc_id,
-            prompt=chatml_prompt(user, self.args.system_prompt),
+            prompt=prompt + self._scored_text(continuation)
+            if request.request_type == "loglikelihood"
+            else prompt,
             visuals=visuals,
             continuation=continuation,
+            context_prompt=prompt,
         )
+
+    def _scored_text(self, continuation: str) -> str:
+        """What a loglikelihood request scores after the prompt. The original driver fills the
+        assistant turn with the continuation and renders it, so the turn's closing
+        ``<|im_end|>\n`` is scored too; ``likelihood=sum`` scores the continuation alone."""
+        return continuation + "<|im_end|>\n" if self.args.likelihood == "mean" else continuation
 
     def _prepare(
         self, requests, batch: list[PlannedRequest], outputs: list, failed_value: Any = None
@@ -294,6 +318,8 @@ class LlavaOneVision(lmms):
                     if isinstance(continuation, list):  # doc_to_target may return a list; score the first
                         continuation = continuation[0]
                     continuation = str(continuation)
+                    if not continuation:  # the original's prompt then has no answer turn to score
+                        raise SampleError(self._where(task, split, doc_id), "empty continuation to score")
                 raw = self._raw_visuals(doc_to_visual, task, split, doc_id)
                 samples.append(
                     self._build_sample(request, item.index, context, raw, task, split, doc_id, continuation)
@@ -340,6 +366,8 @@ class LlavaOneVision(lmms):
         """Tokenize prompts and turn visuals into pixel tensors on the CPU (the expensive CPU step)."""
         has_images = any(s.visuals.images for s in samples)
         videos = [video for s in samples for video in s.visuals.videos]
+        if self.args.image_backend == "pil":
+            videos = [resize_frames_like_original(v, processor.video_processor.size) for v in videos]
         return processor(
             text=[s.prompt for s in samples],
             images=[s.visuals.images for s in samples] if has_images else None,
@@ -411,8 +439,10 @@ class LlavaOneVision(lmms):
                 yield batch, samples, encoded
 
     def _generation_config(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The task's settings as the original driver applies them: greedy unless ``do_sample``
+        (a temperature alone does not sample), ``until`` only with ``stop_strings=task``."""
         temperature = float(gen_kwargs.get("temperature", 0) or 0)
-        do_sample = bool(gen_kwargs.get("do_sample", False)) or temperature > 0
+        do_sample = _as_bool(gen_kwargs.get("do_sample", False))
         config: dict[str, Any] = {
             "max_new_tokens": int(
                 gen_kwargs.get("max_new_tokens", gen_kwargs.get("max_gen_toks", self.args.max_new_tokens))
@@ -422,6 +452,7 @@ class LlavaOneVision(lmms):
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self.tokenizer.convert_tokens_to_ids("<|im_end|>"),
             "use_cache": True,
+            "suppress_tokens": self._masked_ids,
         }
         if do_sample:
             config["temperature"] = temperature if temperature > 0 else 1.0
@@ -429,7 +460,9 @@ class LlavaOneVision(lmms):
                 config["top_p"] = float(gen_kwargs["top_p"])
         else:  # checkpoint generation_config may carry sampling knobs; greedy must not see them
             config.update(temperature=None, top_p=None, top_k=None)
-        stops = [s for s in _as_list(gen_kwargs.get("until")) if s]
+        stops = (
+            [s for s in _as_list(gen_kwargs.get("until")) if s] if self.args.stop_strings == "task" else []
+        )
         if stops:
             config["stop_strings"] = stops
             config["tokenizer"] = self.tokenizer
@@ -450,40 +483,37 @@ class LlavaOneVision(lmms):
     def _score_continuations(
         self, samples: list[PreparedSample], encoded=None, encoded_for=None
     ) -> list[tuple[float, bool]]:
-        """Summed negative log-likelihood of each continuation given its prompt, and whether greedy
-        decoding would produce it. lmms-eval's multiple-choice scoring takes the argmin (a loss)."""
-        inputs = self._encode(samples, encoded, encoded_for)
-        pad_id = self.tokenizer.pad_token_id
-        rows, cont_lengths = [], []
-        for i, sample in enumerate(samples):
-            prompt_ids = inputs["input_ids"][i][inputs["attention_mask"][i].bool()]
-            cont_ids = torch.tensor(
-                self.tokenizer(sample.continuation, add_special_tokens=False)["input_ids"],
-                dtype=torch.long,
-                device=self.device,
-            )
-            if cont_ids.numel() == 0:
+        """Negative log-likelihood of each sample's scored text given its prompt, and whether greedy
+        decoding would produce it; lmms-eval's multiple-choice scoring takes the argmin (a loss).
+
+        ``likelihood=mean`` is the original driver's number: the model's mean token loss
+        over the continuation plus ``<|im_end|>\n``. The scored tokens are, as there, the
+        ones the full text has beyond the prompt's own tokenization (the prompt and the
+        full text are tokenized separately). Probabilities are normalised over the
+        original's vocabulary (``vocabulary_mask``).
+        """
+        inputs = self._encode(samples, encoded, encoded_for)  # full texts, left-padded
+        scored = []
+        for sample in samples:
+            full = len(self.tokenizer(sample.prompt, add_special_tokens=False)["input_ids"])
+            prompt = len(self.tokenizer(sample.context_prompt, add_special_tokens=False)["input_ids"])
+            if not sample.continuation or full <= prompt:
                 raise SampleError(sample.where, "empty continuation to score")
-            rows.append(torch.cat([prompt_ids, cont_ids]))
-            cont_lengths.append(cont_ids.numel())
-        width = max(row.numel() for row in rows)
-        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long, device=self.device)
-        attention_mask = torch.zeros_like(input_ids)
-        for i, row in enumerate(rows):  # left padding, like generation
-            input_ids[i, width - row.numel() :] = row
-            attention_mask[i, width - row.numel() :] = 1
-        model_inputs = dict(inputs)
-        model_inputs.update(input_ids=input_ids, attention_mask=attention_mask)
+            scored.append(full - prompt)
+        keep = max(scored) + 1  # rows end together (left padding): only the last positions are needed
         self.model_calls += 1
         with torch.inference_mode():
-            logits = self._model(**model_inputs).logits.float()
+            logits = self._model(**inputs, logits_to_keep=keep).logits.float()
+            logits[..., self._masked_ids] = float("-inf")
+        width = inputs["input_ids"].shape[1]
         results = []
-        for i, n in enumerate(cont_lengths):
-            predicting = logits[i, width - n - 1 : width - 1]  # position t predicts token t+1
-            targets = input_ids[i, width - n :]
+        for i, n in enumerate(scored):
+            predicting = logits[i, keep - n - 1 : keep - 1]  # position t predicts token t+1
+            targets = inputs["input_ids"][i, width - n :]
             logprobs = torch.log_softmax(predicting, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
             greedy = bool((predicting.argmax(-1) == targets).all())
-            results.append((float(-logprobs.sum()), greedy))
+            loss = -logprobs.mean() if self.args.likelihood == "mean" else -logprobs.sum()
+            results.append((float(loss), greedy))
         return results
 
     # ------------------------------------------------------------------ failures and progress
@@ -528,6 +558,13 @@ def _encodable(text: str) -> bool:
 
 def _is_frames(value: object) -> bool:
     return isinstance(value, VideoFrames) or getattr(value, "ndim", 0) == 4
+
+
+def _as_bool(value: Any) -> bool:
+    """``do_sample`` from a YAML is a bool; from ``--gen_kwargs`` it may still be a string."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 def _as_list(value: Any) -> list[str]:

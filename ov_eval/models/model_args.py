@@ -24,6 +24,11 @@ from typing import Any
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 ATTN_IMPLEMENTATIONS = ("sdpa", "flash_attention_2", "eager")
 VIDEO_BACKENDS = ("decord", "pyav")
+# How the original driver (lmms-eval's built-in llava_onevision) behaves is the first choice of each;
+# the README's model_args table says what the others cost and why someone would want them.
+STOP_STRINGS = ("none", "task")  # none: ignore the task's `until` (the original pops it)
+IMAGE_BACKENDS = ("pil", "torchvision")  # pil: the original's PIL bicubic resampling
+LIKELIHOODS = ("mean", "sum")  # mean: the original's mean loss over continuation + "<|im_end|>\n"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant."  # the original qwen_1_5 conversation template's system turn
 )
@@ -40,11 +45,14 @@ class AdapterArgs:
     device_map: str | None = None
     attn_implementation: str = "sdpa"
     max_frames_num: int = 32
-    max_images: int = 12
+    max_images: int | None = None  # no cap, as in the original driver; an int thins larger samples
     video_decode_backend: str = "decord"
     batch_size: int = 1
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
     max_new_tokens: int = 1024
+    stop_strings: str = "none"
+    image_backend: str = "pil"
+    likelihood: str = "mean"
     prefetch_batches: int = 2  # batches prepared ahead on a background thread; 0 = prepare inline
     trust_remote_code: bool = False
     # accepted because the lmms-eval CLI injects it with --max_batch_size; we do not auto-size batches
@@ -73,8 +81,11 @@ class AdapterArgs:
         _check_choice("dtype", self.dtype, DTYPES)
         _check_choice("attn_implementation", self.attn_implementation, ATTN_IMPLEMENTATIONS)
         _check_choice("video_decode_backend", self.video_decode_backend, VIDEO_BACKENDS)
+        _check_choice("stop_strings", self.stop_strings, STOP_STRINGS)
+        _check_choice("image_backend", self.image_backend, IMAGE_BACKENDS)
+        _check_choice("likelihood", self.likelihood, LIKELIHOODS)
         for name in ("max_frames_num", "max_images", "batch_size", "max_new_tokens"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"llava_onevision: {name} must be >= 1, got {getattr(self, name)}")
         if self.prefetch_batches < 0:
             raise ValueError(f"llava_onevision: prefetch_batches must be >= 0, got {self.prefetch_batches}")
@@ -117,6 +128,8 @@ def _coerce(name: str, value: Any, annotation: str) -> Any:
     """Turn lmms-eval's parsed value back into the declared type (annotations are strings here)."""
     if value is None:
         return None
+    if annotation == "int | None" and str(value).lower() in ("none", "null"):
+        return None  # e.g. max_images=none: explicitly no cap
     if "int" in annotation:
         if isinstance(value, bool):
             raise ValueError(f"llava_onevision: {name} must be an integer, got {value!r}")
@@ -138,4 +151,4 @@ def _coerce(name: str, value: Any, annotation: str) -> Any:
     text = str(value)
     if name == "system_prompt" and text.lower() in ("none", "null"):
         return None  # an explicit way to drop the system turn
-    return text
+    return text.lower() if name in ("stop_strings", "image_backend", "likelihood") else text

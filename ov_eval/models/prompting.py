@@ -2,7 +2,7 @@
 
 The paper's numbers come from lmms-eval's original ``llava_onevision`` driver with
 the ``qwen_1_5`` conversation template, not from the llava-hf chat template, which
-differs in three ways (see docs/adapter.md, "prompt"):
+differs in three ways (docs/hf_port_vs_original.md, row 2):
 
 * it has no system turn; the original always sends "You are a helpful assistant.";
 * it hoists every image to the start of the turn with ``\\n`` after each, while the

@@ -30,7 +30,7 @@ class VideoFrames(list):
 class Modality(str, Enum):
     TEXT = "text"
     IMAGE = "image"  # exactly one image: AnyRes-Max-9
-    MULTI_IMAGE = "multi_image"  # 2..max_images images: base resolution, 729 tokens each
+    MULTI_IMAGE = "multi_image"  # 2 or more images: base resolution, 729 tokens each
     VIDEO = "video"  # one video: max_frames_num frames, 2x2 pooled to 196 tokens each
     IMAGE_VIDEO = "image_video"  # images and a video in one prompt (paper's S9 demo)
 
@@ -39,7 +39,7 @@ class Modality(str, Enum):
 class SampleVisuals:
     images: list[Image.Image] = field(default_factory=list)
     videos: list[np.ndarray] = field(default_factory=list)  # each (F, H, W, 3) uint8
-    dropped_images: list[int] = field(default_factory=list)  # indices removed by the max_images cap
+    dropped_images: list[int] = field(default_factory=list)  # indices removed by an opt-in max_images cap
 
     @property
     def modality(self) -> Modality:
@@ -90,7 +90,7 @@ def describe_visual(value: object) -> str:
 def load_visuals(
     raw: list | None,
     *,
-    max_images: int,
+    max_images: int | None,
     max_frames: int,
     video_backend: str,
     where: str,
@@ -133,7 +133,7 @@ def load_visuals(
         raise SampleError(
             where, f"{len(out.videos)} videos in one sample; LLaVA-OV evaluation feeds one video per prompt"
         )
-    if len(out.images) > max_images:
+    if max_images is not None and len(out.images) > max_images:
         keep = np.linspace(0, len(out.images) - 1, max_images).round().astype(int).tolist()
         out.dropped_images = [i for i in range(len(out.images)) if i not in set(keep)]
         out.images = [out.images[i] for i in keep]

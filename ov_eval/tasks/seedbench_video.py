@@ -7,8 +7,7 @@ rows in one pass). At the LLaVA-OV release (lmms-eval 1d3f34ab) the built-in mod
 received those frames as a plain list of PIL images without video metadata, so it
 took its *image* path: one ``<image>`` token and full image features per frame,
 i.e. a multi-image sample, not a pooled video. We keep exactly that: the frames go
-to the adapter as a list of images (multi-image; the adapter's ``max_images`` cap,
-12, would thin out longer lists, which SEED-Bench is not expected to have). Feeding them as one video instead is a
+to the adapter as a list of images (multi-image, every frame kept). Feeding them as one video instead is a
 one-line change (wrap the list in ``ov_eval.models.visuals.VideoFrames``) but
 would not be the paper's protocol. Prompt, first-character scoring and the
 ``seed_video`` accuracy are lmms-eval's; only video rows are kept.
