@@ -9,7 +9,7 @@ import torch
 from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
 from transformers import AutoImageProcessor, LlavaOnevisionProcessor
 
-from ov_eval import compat
+from ov_eval.models.errors import FAILED_LOGLIKELIHOOD
 from ov_eval.models.llava_onevision import LlavaOneVision
 
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
@@ -49,7 +49,7 @@ def test_default_is_the_original_mean_loss_over_continuation_and_end_of_turn(tin
     *results, empty = model.loglikelihood(
         [loglikelihood_request(0, "What color?", c) for c in [*choices, ""]]
     )
-    assert empty == compat.FAILED_LOGLIKELIHOOD  # nothing to score: that request fails alone
+    assert empty == FAILED_LOGLIKELIHOOD  # nothing to score: that request fails alone
     image = setup[0]["visuals"][0]
     for choice, (loss, _greedy) in zip(choices, results, strict=True):
         expected, n = hand_computed_nll(
