@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_eval import __version__
+from ov_eval.run_files import atomic_write_json
 
 FINGERPRINT_CACHE_ENV = "OV_EVAL_FINGERPRINT_CACHE"  # sidecar file of file digests
 # Settings that do not change an answer: left out so that e.g. a different batch size reuses the cache
@@ -109,9 +110,7 @@ class DigestCache:
         try:
             with _lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(json.dumps(self._entries, sort_keys=True))
-                os.replace(tmp, self.path)  # atomic: concurrent ranks never read half a file
+                atomic_write_json(self.path, self._entries, sort_keys=True)  # ranks never read half a file
             self._dirty = False
         except OSError:
             pass

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_eval import __version__
+from ov_eval.run_files import adapter_settings_name, rank_of
 
 PACKAGES = (
     "torch",
@@ -42,7 +43,6 @@ PACKAGES = (
     "decord",
     "av",
 )
-SETTINGS_FILE = "ov_eval_adapter_settings_rank{rank}.json"
 UNKNOWN = "unknown"
 # model_args that identify the checkpoint or only change speed: left out of the report's one-line summary
 SUMMARY_SKIPS = {"pretrained", "revision", "dtype", "attn_implementation", "device", "batch_size"}
@@ -146,7 +146,7 @@ def write_adapter_settings(directory: str | os.PathLike, adapter: Any) -> Path |
     from loguru import logger
 
     try:
-        path = Path(directory) / SETTINGS_FILE.format(rank=getattr(adapter, "rank", 0))
+        path = Path(directory) / adapter_settings_name(getattr(adapter, "rank", 0))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(adapter_settings(adapter), indent=1, sort_keys=True))
         return path
@@ -158,10 +158,8 @@ def write_adapter_settings(directory: str | os.PathLike, adapter: Any) -> Path |
 def read_adapter_settings(directory: Path) -> dict[str, Any] | None:
     """Rank 0's settings (every rank runs the same model_args), or None when no adapter wrote any."""
     paths = sorted(
-        Path(directory).glob(SETTINGS_FILE.format(rank="*")),
-        key=lambda p: (
-            int(p.stem.rsplit("rank", 1)[-1]) if p.stem.rsplit("rank", 1)[-1].isdigit() else 1 << 30
-        ),
+        Path(directory).glob(adapter_settings_name("[0-9]*")),
+        key=lambda p: rank_of(p, adapter_settings_name),
     )
     for path in paths:
         try:

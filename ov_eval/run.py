@@ -42,10 +42,15 @@ from ov_eval.judge.accounting import read_accounting
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
 from ov_eval.provenance import run_provenance
+from ov_eval.run_files import (
+    ERROR_LOG_DIR_ENV,
+    JUDGE_ACCOUNTING_DIR_ENV,
+    LOCK_NAME,
+    error_log_name,
+    rank_of,
+    update_ov_eval_section,
+)
 
-ERROR_LOG_DIR_ENV = "OV_EVAL_ERROR_LOG_DIR"  # read by the adapter (ov_eval/models/llava_onevision.py)
-JUDGE_ACCOUNTING_DIR_ENV = "OV_EVAL_JUDGE_ACCOUNTING_DIR"  # read by ov_eval.judge.runtime
-LOCK_NAME = ".ov_eval_run.lock"
 EXIT_USAGE, EXIT_JUDGE_FAILURES = 2, 3
 _ADAPTER_IDS = ("llava_onevision", "llava_onevision_hf_ov")  # model ids whose model_args are AdapterArgs
 
@@ -191,11 +196,11 @@ def build_command(
 def read_error_logs(error_dir: Path) -> list[dict[str, Any]]:
     """All ranks' per-sample error records, in (task, doc_id) order."""
     records = []
-    for path in sorted(error_dir.glob("ov_eval_errors_rank*.jsonl")):
-        rank = path.stem.removeprefix("ov_eval_errors_rank")
+    for path in sorted(error_dir.glob(error_log_name("*"))):
+        rank = rank_of(path, error_log_name)
         for line in path.read_text().splitlines():
             if line.strip():
-                records.append({**json.loads(line), "rank": int(rank)})
+                records.append({**json.loads(line), "rank": rank})
     return sorted(records, key=lambda r: (r["task"], r["doc_id"], r["request_type"]))
 
 
@@ -308,20 +313,6 @@ def lock_output_path(output_path: Path) -> int:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
-
-
-def update_ov_eval_section(results_path: Path, updates: dict[str, Any]) -> dict[str, Any]:
-    """Merge ``updates`` into ``results["ov_eval"]`` of one results file (atomic rewrite); returns the section.
-
-    The one place where ``ov-eval run`` reads and writes its section of an lmms-eval results file.
-    """
-    results = json.loads(results_path.read_text())
-    section = results.setdefault("ov_eval", {})
-    section.update(updates)
-    tmp = results_path.with_name(f".{results_path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    os.replace(tmp, results_path)
-    return section
 
 
 def judge_failures_over_limit(judged: dict[str, dict[str, Any]], limit: float | None) -> list[str]:

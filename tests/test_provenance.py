@@ -16,7 +16,7 @@ from ov_eval.report.build import build_report
 from ov_eval.report.render_md import render_markdown
 from ov_eval.report.runs import load_runs
 from ov_eval.report.sections import sections
-from ov_eval.run import update_ov_eval_section
+from ov_eval.run_files import update_ov_eval_section
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ from support.faults import CALLS_LOG_ENV, read_calls
 from support.fixtures import resilience
 
 from ov_eval.lmms_patches.resume import CHUNK_ENV
-from ov_eval.run import LOCK_NAME
+from ov_eval.run_files import LOCK_NAME
 
 SEED = 20260722
 ALL_DOCS = set(range(resilience.NUM_DOCS))

@@ -16,12 +16,13 @@ completion_tokens, retries, failures, failures_by_reason, failed_samples.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from ov_eval.run_files import atomic_write_json, update_ov_eval_section
 
 FILE_PREFIX = "ov_eval_judge_"
 
@@ -96,9 +97,7 @@ class TaskAccounting:
         path = accounting_path(directory, self.task, rank, world_size)
         with self._write_lock:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False))
-            os.replace(tmp, path)
+            atomic_write_json(path, self.as_dict(), indent=2)
         return path
 
 
@@ -132,9 +131,5 @@ def merge_into_results(results_path: Path, directory: Path) -> dict[str, dict[st
     """Add ``results["ov_eval"]["judge"]`` (per-task accounting) to an lmms-eval results file."""
     accounting = read_accounting(directory)
     if accounting:
-        results = json.loads(Path(results_path).read_text())
-        results.setdefault("ov_eval", {})["judge"] = accounting
-        tmp = Path(results_path).with_suffix(".judge.tmp")
-        tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-        os.replace(tmp, results_path)
+        update_ov_eval_section(Path(results_path), {"judge": accounting})
     return accounting

@@ -48,7 +48,6 @@ imported, so a plain ``python -m lmms_eval --use_cache`` run is covered as well.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from glob import glob
@@ -57,6 +56,7 @@ from typing import Any
 
 from ov_eval import sqlite_health
 from ov_eval.models.errors import is_failed_response
+from ov_eval.run_files import atomic_write_json
 
 CHUNK_ENV = "OV_EVAL_RESUME_CHUNK"
 FINGERPRINT_ARG = "ov_eval_fingerprint"  # the name under which the fingerprint joins the hashed model args
@@ -136,11 +136,7 @@ def identity_model_args(cache_root: str, model: Any, model_args: str | dict) -> 
     record = Path(cache_root) / "fingerprints" / f"{digest[:16]}.json"
     try:
         record.parent.mkdir(parents=True, exist_ok=True)
-        tmp = record.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(
-            json.dumps({"model": str(model), "model_args": args, **fingerprint}, indent=1, default=str)
-        )
-        os.replace(tmp, record)
+        atomic_write_json(record, {"model": str(model), "model_args": args, **fingerprint}, indent=1)
     except OSError as exc:
         logger.warning(f"[ov-eval] could not write {record}: {exc}")
     logger.info(

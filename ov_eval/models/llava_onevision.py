@@ -60,10 +60,10 @@ from ov_eval.models.model_args import AdapterArgs, merge_cli_config
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
 from ov_eval.models.visuals import Modality, SampleVisuals, VideoFrames, classify, is_video_path, load_visuals
 from ov_eval.provenance import write_adapter_settings
+from ov_eval.run_files import ERROR_LOG_DIR_ENV, error_log_name
 
 lmms_patches.install()
 
-ERROR_LOG_DIR_ENV = "OV_EVAL_ERROR_LOG_DIR"
 T = TypeVar("T")
 
 
@@ -124,9 +124,7 @@ class LlavaOneVision(lmms):
         self._device = torch.device(device) if not self.args.device_map else self._model.device
         self.batch_size_per_gpu = self.args.batch_size
         log_dir = os.environ.get(ERROR_LOG_DIR_ENV)
-        self.errors = ErrorLog(
-            os.path.join(log_dir, f"ov_eval_errors_rank{self.rank}.jsonl") if log_dir else None
-        )
+        self.errors = ErrorLog(os.path.join(log_dir, error_log_name(self.rank)) if log_dir else None)
         self.model_calls = 0  # forward/generate calls, for tests and benchmarks
         self._prefetch_processor = None  # created on first use (see _prepared_batches)
         logger.info(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_eval.lmms_output import results_files
+from ov_eval.run_files import ov_eval_section
 
 _SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)b(?![a-z])", re.IGNORECASE)
 _STAGE = re.compile(r"(?<![a-z])(si|ov)(?![a-z])", re.IGNORECASE)
@@ -111,7 +112,7 @@ def load_run(path: Path, label: str | None = None) -> Run:
             f"{path}: cannot tell the checkpoint (size 0.5b/7b/72b and si/ov) from "
             f"model_args {model_args!r}; name it explicitly (ov-eval report --label, ov-eval track --checkpoint)"
         )
-    extra = data.get("ov_eval") or {}
+    extra = ov_eval_section(data)
     errors, judge = extra.get("errors") or {}, extra.get("judge") or {}
     n_samples = data.get("n-samples") or {}
     configs = data.get("configs") if isinstance(data.get("configs"), dict) else {}
