@@ -19,12 +19,13 @@ from typing import Any
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
     captured_payload,
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 from ov_eval.tasks.video_files import resolve_video
 
 TASK = "ov_activitynetqa"
@@ -33,7 +34,7 @@ CACHE_DIR = "activitynetqa"  # lmms-eval's dataset_kwargs.cache_dir
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv")  # lmms-eval's search order
 JUDGE_MAX_TOKENS = 64  # what activitynetqa_process_results passes to get_eval
 
-_lmms = import_lmms_task_module("activitynetqa.utils")
+_lmms = import_task_module("activitynetqa.utils")
 
 doc_to_target = _lmms.activitynetqa_doc_to_answer
 aggregate_score = _lmms.activitynetqa_aggregate_score
@@ -49,9 +50,7 @@ def doc_to_visual(doc: dict[str, Any]) -> list[str]:
         raise FileNotFoundError(f"{TASK} question {sample_label(doc, 'question_id')}: {exc}") from None
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.activitynetqa_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.activitynetqa_doc_to_text)
 
 
 def judge_request(question: str, answer: str, pred: str) -> dict[str, Any]:

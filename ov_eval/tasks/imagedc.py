@@ -31,7 +31,8 @@ import re
 from typing import Any
 
 from ov_eval.judge import runtime
-from ov_eval.tasks.judged_common import import_lmms_task_module, sample_label
+from ov_eval.tasks.judged_common import judged_doc_to_text, sample_label
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_imagedc"
 METRIC = "gpt_eval_avg_score"  # the paper-era metric name (0-100)
@@ -39,17 +40,15 @@ JUDGE_TEMPERATURE = 0.0  # paper-era payload
 JUDGE_MAX_TOKENS = 1024
 FINAL_SCORE = re.compile(r"Final Score: (\d+)")  # paper-era parse
 
-_lmms = import_lmms_task_module("internal_eval.dc100_en_utils")
-_text = import_lmms_task_module("internal_eval.utils")
+_lmms = import_task_module("internal_eval.dc100_en_utils")
+_text = import_task_module("internal_eval.utils")
 
 doc_to_visual = _lmms.doc_to_visual
 aggregate_avg_score = _lmms.dc100_en_aggregate_avg_score
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _text.doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _text.doc_to_text)
 
 
 def parse_final_score(text: str) -> int | None:

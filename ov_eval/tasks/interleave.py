@@ -23,6 +23,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.lmms_tasks import import_task_module
 from ov_eval.tasks.single_image import NoRowsSelected
 
 CONFIG_IN_DOMAIN = "in_domain"
@@ -72,14 +73,9 @@ TABLE2_COLUMNS: tuple[str, ...] = ("ov_blink", "ov_mantis", "ov_mathverse_mv", "
 @cache
 def lmms_utils() -> ModuleType:
     """lmms-eval's interleave utils, imported on first use (it needs the ``rouge`` package)."""
-    try:
-        from lmms_eval.tasks.llava_interleave_bench import utils
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            f"LLaVA-Interleave scoring needs lmms-eval's interleave utils, which import {exc.name!r}; "
-            "install it with `pip install rouge`"
-        ) from exc
-    return utils
+    return import_task_module(
+        "llava_interleave_bench.utils", {}, hf_home=False, needed_for="LLaVA-Interleave scoring"
+    )
 
 
 def sub_tasks(task: str) -> list[str]:

@@ -1,13 +1,8 @@
-"""Reusing lmms-eval's GPT-judged task code without its import-time side effects or its transport.
+"""Reusing lmms-eval's GPT-judged task code with our judge as its transport.
 
-Two problems, two small tools:
+(Importing those modules despite their import-time side effects is
+``ov_eval.tasks.lmms_tasks``' job.)
 
-* ``import_lmms_task_module``: several lmms-eval task modules read ``HF_HOME``
-  (``os.environ["HF_HOME"]``) or build an OpenAI client at import time, so they crash
-  offline or without a key. We import them once with placeholders set *only while
-  importing* (``API_TYPE=dummy`` so no OpenAI client is built, a dummy
-  ``OPENAI_API_KEY``, ``HF_HOME`` if unset), then restore the environment. The
-  placeholders are never used: we never call their HTTP code.
 * ``rebind``: lmms-eval builds the exact judge prompt and the result record inside
   functions that also send the request (``requests.post`` / an ``OpenAIVerifier``
   pipeline / ``MathVistaEvaluator.get_chat_response``). ``rebind`` makes a copy of
@@ -20,37 +15,28 @@ Two problems, two small tools:
 
 from __future__ import annotations
 
-import importlib
-import os
-import threading
 import types
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 from ov_eval.judge import runtime
 
-_IMPORT_PLACEHOLDERS = {"API_TYPE": "dummy", "OPENAI_API_KEY": "ov-eval-placeholder", "HF_HOME": None}
-_import_lock = threading.Lock()
+Prompt = Callable[[dict[str, Any], "dict[str, Any] | None"], str]
 
 
-def import_lmms_task_module(name: str) -> ModuleType:
-    """Import ``lmms_eval.tasks.<name>`` (hyphens allowed) with import-time placeholders (see module doc)."""
-    with _import_lock:
-        saved = {key: os.environ.get(key) for key in _IMPORT_PLACEHOLDERS}
-        try:
-            for key, value in _IMPORT_PLACEHOLDERS.items():
-                if key == "HF_HOME":
-                    os.environ.setdefault("HF_HOME", os.path.expanduser("~/.cache/huggingface"))
-                else:
-                    os.environ[key] = value  # type: ignore[assignment]
-            return importlib.import_module(f"lmms_eval.tasks.{name}")
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+def judged_doc_to_text(task: str, prompt: Prompt) -> Callable[..., str]:
+    """A ``doc_to_text`` returning lmms-eval's ``prompt`` once a judge is known to be configured.
+
+    lmms-eval builds the prompts before generating; checking the judge there stops a run
+    that nobody could score before any generation time is spent, instead of at scoring.
+    """
+
+    def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
+        runtime.require_judge(task)  # stop before generation if nobody can score it
+        return prompt(doc, lmms_eval_specific_kwargs)
+
+    doc_to_text.__doc__ = f"lmms-eval's {task} prompt, after checking that a judge is configured."
+    return doc_to_text
 
 
 def rebind(function: Callable[..., Any], **globals_: Any) -> Callable[..., Any]:

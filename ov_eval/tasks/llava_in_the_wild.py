@@ -25,15 +25,16 @@ from lmms_eval.verifiers import VerifyResult
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_llava_in_the_wild"
-_lmms = import_lmms_task_module("llava-in-the-wild.utils")
+_lmms = import_task_module("llava-in-the-wild.utils")
 
 # The release's get_eval (llava-in-the-wild/utils.py at the LLaVA-OneVision release commit).
 JUDGE_SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
@@ -48,9 +49,7 @@ complex_aggregation = _lmms.llava_complex_aggregation
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.llava_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.llava_doc_to_text)
 
 
 def parse_scores(text: str) -> list[float] | None:

@@ -36,25 +36,24 @@ from lmms_eval.llm_judge.protocol import Request, Response
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
 from ov_eval.tasks.judged_vision import openai_image_parts
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_llava_wilder_small"
-_lmms = import_lmms_task_module("llava_wilder.utils")
+_lmms = import_task_module("llava_wilder.utils")
 
 doc_to_visual = _lmms.llava_doc_to_visual
 all_aggregation = _lmms.llava_all_aggregation
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.llava_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.llava_doc_to_text)
 
 
 def parse_scores(text: str) -> list[float] | None:

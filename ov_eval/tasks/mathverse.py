@@ -27,50 +27,33 @@ Metrics: ``gpt_eval_score`` (accuracy 0-1; the report multiplies by 100), ``judg
 
 from __future__ import annotations
 
-import importlib
-import os
 from typing import Any
 
 from lmms_eval.llm_judge import Response, ServerInterface
 from lmms_eval.llm_judge.utils import ResponseParser
 
 from ov_eval.judge import runtime
-from ov_eval.tasks import judged_common
 from ov_eval.tasks.judged_common import (
     JudgeFailed,
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_mathverse_testmini_vision"
 
 
-def _import_evaluator_module():
-    """Import ``lmms_eval.tasks.mathverse.mathverse_evals``, whose class body needs API_TYPE openai/azure.
-
-    ``import_lmms_task_module`` imports with ``API_TYPE=dummy``, for which
-    ``MathVerseEvaluator``'s class body never defines ``gpt_model`` (NameError). Its
-    openai branch only builds clients (no request), so a placeholder key is enough;
-    the environment is restored afterwards and those clients are never used.
-    """
-    placeholders = {"API_TYPE": "openai", "OPENAI_API_KEY": "ov-eval-placeholder"}
-    with judged_common._import_lock:
-        saved = {key: os.environ.get(key) for key in placeholders}
-        try:
-            os.environ.update(placeholders)
-            return importlib.import_module("lmms_eval.tasks.mathverse.mathverse_evals")
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-
-
-_evals = _import_evaluator_module()
-_lmms = import_lmms_task_module("mathverse.utils")
+# ``MathVerseEvaluator``'s class body defines ``gpt_model`` only for API_TYPE openai/azure
+# (NameError with the usual ``dummy``); its openai branch only builds clients (no request), so a
+# placeholder key is enough, and those clients are never used.
+_evals = import_task_module(
+    "mathverse.mathverse_evals",
+    {"API_TYPE": "openai", "OPENAI_API_KEY": "ov-eval-placeholder"},
+    hf_home=False,
+)
+_lmms = import_task_module("mathverse.utils")
 
 # lmms-eval's evaluator calls evaluate_binary with its class-level ServerConfig (model name only).
 SERVER_CONFIG = _evals.MathVerseEvaluator.server_config
@@ -81,9 +64,7 @@ doc_to_visual = _lmms.mathverse_doc_to_visual
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.mathverse_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.mathverse_doc_to_text)
 
 
 def parse_binary(text: str) -> int | None:

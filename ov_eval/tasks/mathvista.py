@@ -29,25 +29,24 @@ from typing import Any
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
     JudgeFailed,
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_mathvista_testmini"
 QUICK_EXTRACT = False  # lmms-eval's mathvista.yaml metadata
 
-_evals = import_lmms_task_module("mathvista.mathvista_evals")
-_lmms = import_lmms_task_module("mathvista.utils")
+_evals = import_task_module("mathvista.mathvista_evals")
+_lmms = import_task_module("mathvista.utils")
 
 doc_to_visual = _lmms.mathvista_doc_to_visual
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.mathvista_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.mathvista_doc_to_text)
 
 
 def parse_extraction(text: str) -> str | None:

@@ -32,17 +32,18 @@ from typing import Any
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_mmlivebench"
 METRIC = "gpt4_eval_score"  # lmms-eval's name for the judge-model score (livebench_process_results_4o)
 
-_lmms = import_lmms_task_module("live_bench.utils")
+_lmms = import_task_module("live_bench.utils")
 
 doc_to_visual = _lmms.livebench_doc_to_visual
 aggregate_results = _lmms.livebench_aggregate_results
@@ -51,9 +52,7 @@ count_failures = runtime.count_failures
 _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.livebench_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.livebench_doc_to_text)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

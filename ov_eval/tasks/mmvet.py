@@ -25,16 +25,17 @@ from typing import Any
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_mmvet"
 
-_lmms = import_lmms_task_module("mmvet.utils")
+_lmms = import_task_module("mmvet.utils")
 
 # lmms-eval calls get_chat_response(prompt, temperature=...) and relies on its defaults otherwise.
 _CHAT_DEFAULTS = inspect.signature(_lmms.get_chat_response).parameters
@@ -45,9 +46,7 @@ doc_to_visual = _lmms.mmvet_doc_to_visual
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.doc_to_text)
 
 
 def parse_score(text: str) -> float | None:

@@ -10,11 +10,11 @@ letter (seeded by lmms-eval's ``--seed``), as in MMMU's protocol.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.lmms_tasks import import_task_module
 from ov_eval.tasks.single_image import is_integer
 from ov_eval.tasks.video_files import resolve_video
 
@@ -25,15 +25,8 @@ NUM_OPTIONS = 5
 
 @cache
 def _lmms_nextqa() -> ModuleType:
-    added = "HF_HOME" not in os.environ
-    if added:  # its import-time cache path is unused (we resolve videos ourselves)
-        os.environ["HF_HOME"] = os.path.expanduser("~/.cache/huggingface")
-    try:
-        import lmms_eval.tasks.nextqa.utils as utils
-    finally:
-        if added:
-            del os.environ["HF_HOME"]
-    return utils
+    """lmms-eval's NExT-QA utils, imported on first use (its import-time cache path is unused)."""
+    return import_task_module("nextqa.utils", {})
 
 
 def _where(doc: dict[str, Any]) -> str:

@@ -26,25 +26,24 @@ from typing import Any
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_vibe_eval"
 RATING = re.compile(r"Rating:\s*([1-5])")  # the pattern of lmms-eval's `evaluate`
 
-_lmms = import_lmms_task_module("vibe_eval.utils")
+_lmms = import_task_module("vibe_eval.utils")
 
 doc_to_visual = _lmms.vibe_doc_to_visual
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.vibe_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.vibe_doc_to_text)
 
 
 def parse_rating(text: str) -> int | None:

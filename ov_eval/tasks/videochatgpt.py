@@ -49,7 +49,8 @@ from loguru import logger
 
 from ov_eval.judge import runtime
 from ov_eval.judge.client import Judgment
-from ov_eval.tasks.judged_common import captured_payload, import_lmms_task_module, rebind
+from ov_eval.tasks.judged_common import captured_payload, judged_doc_to_text, rebind
+from ov_eval.tasks.lmms_tasks import import_task_module
 from ov_eval.tasks.video_files import resolve_video
 
 GROUP = "ov_videochatgpt"
@@ -73,7 +74,7 @@ TEMPORAL_METRICS = (DIMENSIONS["temporal"],)
 OVERALL_METRIC = "gpt_eval_score"
 FAILED_REVIEW = "[ov-eval: judgment failed]"  # what a failed judgment looks like to lmms-eval's code
 
-_lmms = import_lmms_task_module("videochatgpt.utils")
+_lmms = import_task_module("videochatgpt.utils")
 
 doc_to_target = _lmms.videochatgpt_doc_to_answer
 
@@ -88,21 +89,13 @@ def doc_to_visual(doc: dict[str, Any]) -> list[str]:
     return [video_file(DATASET_PATH, doc)]
 
 
-def doc_to_text_generic(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK_GENERIC)  # stop before generation if nobody can score it
-    return _lmms.videochatgpt_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text_generic = judged_doc_to_text(TASK_GENERIC, _lmms.videochatgpt_doc_to_text)
 
 
-def doc_to_text_temporal(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK_TEMPORAL)
-    return _lmms.videochatgpt_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text_temporal = judged_doc_to_text(TASK_TEMPORAL, _lmms.videochatgpt_doc_to_text)
 
 
-def doc_to_text_consistency(
-    doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None
-) -> str:
-    runtime.require_judge(TASK_CONSISTENCY)
-    return _lmms.videochatgpt_doc_to_text_consistency(doc, lmms_eval_specific_kwargs)
+doc_to_text_consistency = judged_doc_to_text(TASK_CONSISTENCY, _lmms.videochatgpt_doc_to_text_consistency)
 
 
 # --------------------------------------------------------------------------- judge plumbing

@@ -27,17 +27,18 @@ from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
     JudgeFailed,
     captured_payload,
-    import_lmms_task_module,
+    judged_doc_to_text,
     rebind,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 from ov_eval.tasks.videochatgpt import judge_payload, review_for_lmms, video_file
 
 TASK = "ov_videodc"
 DATASET_PATH = "lmms-lab/VideoDetailCaption"
 JUDGE_MAX_TOKENS = 64  # what lmms-eval's gpt_eval passes to get_eval_generic
 
-_lmms = import_lmms_task_module("video_detail_description.utils")
+_lmms = import_task_module("video_detail_description.utils")
 
 doc_to_target = _lmms.video_detail_description_doc_to_answer
 count_failures = runtime.count_failures
@@ -47,9 +48,7 @@ def doc_to_visual(doc: dict[str, Any]) -> list[str]:
     return [video_file(DATASET_PATH, doc)]
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.video_detail_description_doc_to_text(doc, lmms_eval_specific_kwargs)
+doc_to_text = judged_doc_to_text(TASK, _lmms.video_detail_description_doc_to_text)
 
 
 def judge_request(question: str, answer: str, pred: str) -> dict[str, Any]:

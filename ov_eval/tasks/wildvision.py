@@ -36,17 +36,18 @@ import requests
 
 from ov_eval.judge import runtime
 from ov_eval.tasks.judged_common import (
-    import_lmms_task_module,
     judge_or_raise,
+    judged_doc_to_text,
     rebind,
     sample_label,
     score_with_judge,
 )
+from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_wildvision"
 VERDICT = re.compile(r"\[\[([AB<>=]+)\]\]")  # the pattern wild_vision_process_results uses
 
-_lmms = import_lmms_task_module("wild_vision_bench.utils")
+_lmms = import_task_module("wild_vision_bench.utils")
 
 doc_to_visual = _lmms.wild_vision_doc_to_visual
 doc_to_target = _lmms.wild_vision_doc_to_target
@@ -62,9 +63,8 @@ aggregate_unclear = _lmms.wild_vision_aggregation_judgements_unclear
 count_failures = runtime.count_failures
 
 
-def doc_to_text(doc: dict[str, Any], lmms_eval_specific_kwargs: dict[str, Any] | None = None) -> str:
-    runtime.require_judge(TASK)  # stop before generation if nobody can score it
-    return _lmms.wild_vision_doc_to_text(doc, lmms_eval_specific_kwargs or {})
+# lmms-eval's prompt reads its kwargs without a None check.
+doc_to_text = judged_doc_to_text(TASK, lambda doc, kwargs: _lmms.wild_vision_doc_to_text(doc, kwargs or {}))
 
 
 def parse_verdict(text: str) -> str | None:
