@@ -256,7 +256,7 @@ def prepare_hint(task: str, config: dict[str, Any]) -> str:
 
 def check_task(task: str, config: dict[str, Any], rows: int = DEFAULT_ROWS) -> Finding:
     """Preflight one task (see the module docstring); never raises for bad data."""
-    from ov_eval.tasks.single_image import NoRowsSelected
+    from ov_eval.tasks.inputs import NoRowsSelected
 
     finding = Finding(task, dataset=describe_dataset(config))
     try:

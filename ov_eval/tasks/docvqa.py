@@ -25,7 +25,7 @@ from lmms_eval.tasks._task_utils.file_utils import generate_submission_file
 from lmms_eval.tasks.docvqa.utils import docvqa_test_aggregate_results
 from lmms_eval.tasks.infovqa.utils import infovqa_test_aggregate_results
 
-from ov_eval.tasks.single_image import describe, is_integer, require_columns, require_values
+from ov_eval.tasks.inputs import describe, is_integer, require_columns, require_values
 
 # File names lmms-eval's aggregations write (lmms_eval/tasks/{docvqa,infovqa}/utils.py).
 DOCVQA_SUBMISSION = "docvqa_test_for_submission.json"

@@ -13,6 +13,7 @@ from typing import Any
 
 from lmms_eval.tasks.egoschema.utils import egoschema_process_results_generation
 
+from ov_eval.tasks.inputs import sample_where
 from ov_eval.tasks.video_files import resolve_video
 
 DATASET_PATH = "lmms-eval/egoschema"
@@ -21,7 +22,7 @@ NUM_OPTIONS = 5
 
 
 def _where(doc: dict[str, Any]) -> str:
-    return f"EgoSchema question_idx={doc.get('question_idx')!r} video_idx={doc.get('video_idx')!r}"
+    return sample_where("EgoSchema", doc, "question_idx", "video_idx")
 
 
 def doc_to_visual(doc: dict[str, Any]) -> list[str]:

@@ -31,7 +31,8 @@ import re
 from typing import Any
 
 from ov_eval.judge import runtime
-from ov_eval.tasks.judged_common import judged_doc_to_text, sample_label
+from ov_eval.tasks.inputs import sample_label
+from ov_eval.tasks.judged_common import judged_doc_to_text
 from ov_eval.tasks.lmms_tasks import import_task_module
 
 TASK = "ov_imagedc"

@@ -23,8 +23,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.inputs import NoRowsSelected, sample_where
 from ov_eval.tasks.lmms_tasks import import_task_module
-from ov_eval.tasks.single_image import NoRowsSelected
 
 CONFIG_IN_DOMAIN = "in_domain"
 CONFIG_MULTI_VIEW = "multi_view_in_domain"
@@ -169,7 +169,7 @@ process_docs_sciverse_mv = _process_docs_for("ov_sciverse_mv")
 
 
 def _where(doc: dict[str, Any]) -> str:
-    return f"LLaVA-Interleave sample_id={doc.get('sample_id')!r} (sub_task {doc.get('sub_task')!r})"
+    return sample_where("LLaVA-Interleave", doc, "sample_id", context="sub_task")
 
 
 def doc_to_visual(doc: dict[str, Any]) -> list:

@@ -62,14 +62,6 @@ class JudgeFailed(BaseException):  # noqa: N818 - a control-flow signal, not an 
         self.judgment = judgment
 
 
-def sample_label(doc: dict[str, Any], *keys: str) -> str:
-    """A human-readable id for error messages and accounting (first key present in ``doc``)."""
-    for key in keys:
-        if doc.get(key) not in (None, ""):
-            return str(doc[key])
-    return "?"
-
-
 def judge_or_raise(
     task: str,
     sample: str,

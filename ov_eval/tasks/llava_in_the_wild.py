@@ -24,11 +24,11 @@ from typing import Any
 from lmms_eval.verifiers import VerifyResult
 
 from ov_eval.judge import runtime
+from ov_eval.tasks.inputs import sample_label
 from ov_eval.tasks.judged_common import (
     judge_or_raise,
     judged_doc_to_text,
     rebind,
-    sample_label,
     score_with_judge,
 )
 from ov_eval.tasks.lmms_tasks import import_task_module

@@ -33,12 +33,12 @@ from lmms_eval.llm_judge import Response, ServerInterface
 from lmms_eval.llm_judge.utils import ResponseParser
 
 from ov_eval.judge import runtime
+from ov_eval.tasks.inputs import sample_label
 from ov_eval.tasks.judged_common import (
     JudgeFailed,
     judge_or_raise,
     judged_doc_to_text,
     rebind,
-    sample_label,
 )
 from ov_eval.tasks.lmms_tasks import import_task_module
 

@@ -20,6 +20,7 @@ from typing import Any
 from lmms_eval.tasks.mlvu.utils import mlvu_aggregate_results_dev, mlvu_process_results
 from loguru import logger
 
+from ov_eval.tasks.inputs import sample_where
 from ov_eval.tasks.video_files import resolve_video
 
 DATASET_PATH = "sy1998/MLVU_dev"
@@ -29,7 +30,7 @@ TASK_TYPES = ("anomaly_reco", "count", "ego", "needle", "order", "plotQA", "topi
 
 
 def _where(doc: dict[str, Any]) -> str:
-    return f"MLVU dev video {doc.get('video_name')!r} (task_type {doc.get('task_type')!r})"
+    return sample_where("MLVU dev", doc, "video_name", context="task_type")
 
 
 def doc_to_visual(doc: dict[str, Any]) -> list[str]:

@@ -31,7 +31,7 @@ from datasets import Dataset
 from lmms_eval.tasks.mmbench.en_utils import mmbench_aggregate_dev_results_static, mmbench_process_results
 from PIL import Image
 
-from ov_eval.tasks.single_image import checked_image, is_integer, require_columns, require_values
+from ov_eval.tasks.inputs import checked_image, is_integer, require_columns, require_values
 
 CIRCULAR_OFFSET = 1_000_000  # rotation k of base question i has index i + k * CIRCULAR_OFFSET
 METRIC = "circular_accuracy"

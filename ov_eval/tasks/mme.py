@@ -20,7 +20,7 @@ from typing import Any
 from datasets import Dataset
 from lmms_eval.tasks.mme.utils import eval_type_dict, mme_aggregate_results
 
-from ov_eval.tasks.single_image import require_columns, require_values
+from ov_eval.tasks.inputs import require_columns, require_values
 
 CATEGORIES = frozenset(eval_type_dict["Perception"] + eval_type_dict["Cognition"])
 

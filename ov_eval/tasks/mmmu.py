@@ -20,7 +20,7 @@ from typing import Any
 from lmms_eval.tasks.mmmu.utils import construct_prompt, mmmu_doc_to_visual, mmmu_process_results
 from PIL import Image
 
-from ov_eval.tasks.single_image import checked_image
+from ov_eval.tasks.inputs import checked_image
 
 
 def doc_to_visual(doc: dict[str, Any]) -> list[Image.Image]:

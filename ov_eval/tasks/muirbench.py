@@ -13,7 +13,7 @@ from typing import Any
 from lmms_eval.tasks.muirbench.utils import muir_doc_to_visual
 from PIL import Image
 
-from ov_eval.tasks.single_image import check_image_list
+from ov_eval.tasks.inputs import check_image_list
 
 
 def doc_to_visual(doc: dict[str, Any]) -> list[Image.Image]:

@@ -14,8 +14,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from ov_eval.tasks.inputs import is_integer, sample_where
 from ov_eval.tasks.lmms_tasks import import_task_module
-from ov_eval.tasks.single_image import is_integer
 from ov_eval.tasks.video_files import resolve_video
 
 DATASET_PATH = "lmms-eval/NExTQA"
@@ -30,7 +30,7 @@ def _lmms_nextqa() -> ModuleType:
 
 
 def _where(doc: dict[str, Any]) -> str:
-    return f"NExT-QA video {doc.get('video')!r} qid={doc.get('qid')!r}"
+    return sample_where("NExT-QA", doc, "video", "qid")
 
 
 def doc_to_visual(doc: dict[str, Any]) -> list[str]:

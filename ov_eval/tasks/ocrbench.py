@@ -19,7 +19,7 @@ from datasets import Dataset
 from lmms_eval.tasks.ocrbench.utils import OCRBench_score
 from loguru import logger
 
-from ov_eval.tasks.single_image import require_columns, require_values
+from ov_eval.tasks.inputs import require_columns, require_values
 
 # The 10 OCRBench categories, in lmms-eval's order (its score dict's keys).
 QUESTION_TYPES: tuple[str, ...] = tuple(OCRBench_score)

@@ -15,7 +15,7 @@ from datasets import Dataset
 from lmms_eval.tasks.seedbench.utils import seed_process_result
 from PIL import Image
 
-from ov_eval.tasks.single_image import checked_image, require_columns
+from ov_eval.tasks.inputs import checked_image, require_columns
 
 DATA_TYPE = "image"
 

@@ -21,7 +21,7 @@ from datasets import Dataset
 from lmms_eval.tasks.seedbench.utils import seed_doc_to_visual, seed_process_result
 from PIL import Image
 
-from ov_eval.tasks.single_image import NoRowsSelected, check_image_list
+from ov_eval.tasks.inputs import NoRowsSelected, check_image_list
 
 DATA_TYPE = "video"
 

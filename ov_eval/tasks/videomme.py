@@ -37,6 +37,7 @@ from lmms_eval.tasks.videomme.utils import (
     videomme_process_results,
 )
 
+from ov_eval.tasks.inputs import sample_where
 from ov_eval.tasks.video_files import resolve_video
 
 DATASET_PATH = "lmms-eval/Video-MME"
@@ -50,7 +51,7 @@ _ANY_TAG = re.compile(r"<[^>]+>")
 
 
 def _where(doc: dict[str, Any]) -> str:
-    return f"Video-MME question_id={doc.get('question_id')!r} (video {doc.get('videoID')!r})"
+    return sample_where("Video-MME", doc, "question_id", context="videoID")
 
 
 def _check_options(doc: dict[str, Any]) -> list[str]:
