@@ -20,7 +20,10 @@ import yaml
 from ov_eval.paths import tasks_path
 
 DEFAULT_GROUP = "ov_all"
-JUDGED_DIR = "judged"  # task_configs/judged/: every task there needs an LLM judge
+# A task YAML with ``tag: [ov_judged]`` needs an LLM judge. lmms-eval 0.7.3 also registers a tag as a
+# name ``--tasks`` accepts (running its tasks, with no group score), so the tag is named apart from
+# our groups: a tag named like a group would be dropped with a warning.
+JUDGED_TAG = "ov_judged"
 _MODALITY_BY_DIR = {"single_image": "single-image", "multi_image": "multi-image", "video": "video"}
 
 
@@ -50,6 +53,16 @@ class Config:
     @property
     def is_group(self) -> bool:
         return "group" in self.data and isinstance(self.data.get("task"), list)
+
+    @property
+    def tags(self) -> list[str]:
+        tags = self.data.get("tag") or []
+        return [tags] if isinstance(tags, str) else list(tags)
+
+    @property
+    def judged(self) -> bool:
+        """Whether this task is scored by an LLM judge (its YAML carries the ``ov_judged`` tag)."""
+        return JUDGED_TAG in self.tags
 
     @property
     def members(self) -> list[str]:
@@ -92,7 +105,7 @@ def leaf_tasks(name: str, configs: dict[str, Config] | None = None) -> list[str]
 def needs_judge(name: str, configs: dict[str, Config] | None = None) -> bool:
     """Whether any task run by ``--tasks name`` is scored by an LLM judge."""
     configs = configs or suite_configs()
-    return any(configs[leaf].path.parent.name == JUDGED_DIR for leaf in leaf_tasks(name, configs))
+    return any(configs[leaf].judged for leaf in leaf_tasks(name, configs))
 
 
 def without_judge(names: list[str], configs: dict[str, Config] | None = None) -> list[str]:

@@ -1,4 +1,4 @@
-"""Rules every GPT-judged task obeys, checked for each task config in ``task_configs/judged/``.
+"""Rules every GPT-judged task obeys, checked for each task config tagged ``ov_judged``.
 
 A judged task added later is covered without touching this file.
 """
@@ -15,13 +15,9 @@ from lmms_eval.utils import load_yaml_config
 
 from ov_eval.judge import runtime
 from ov_eval.judge.config import JudgeNotConfigured
-from ov_eval.task_index import JUDGED_DIR, suite_configs
+from ov_eval.task_index import suite_configs
 
-JUDGED = {
-    name: config
-    for name, config in suite_configs().items()
-    if config.path.parent.name == JUDGED_DIR and not config.is_group
-}
+JUDGED = {name: config for name, config in suite_configs().items() if config.judged and not config.is_group}
 JUDGE_SETTINGS = (
     "OPENAI_API_KEY",
     "OV_EVAL_JUDGE_API_KEY",

@@ -23,7 +23,7 @@ from support.fixtures import (
 from ov_eval.cli import main
 from ov_eval.demo.fixtures import multi_image, single_image, video
 from ov_eval.lmms_output import results_files
-from ov_eval.task_index import JUDGED_DIR, leaf_tasks, suite_configs
+from ov_eval.task_index import leaf_tasks, suite_configs
 
 pytestmark = pytest.mark.slow
 KEY = "sk-ov-eval-run-all-4d2c"
@@ -82,9 +82,7 @@ def test_run_merges_error_counts_and_judge_accounting(run):
     _, results, requests = run
     errors = results["ov_eval"]["errors"]
     assert set(leaf_tasks("ov_all")) <= set(errors) and sum(errors.values()) == 0
-    judged_tasks = {
-        name for name, c in suite_configs().items() if c.path.parent.name == JUDGED_DIR and not c.is_group
-    }
+    judged_tasks = {name for name, c in suite_configs().items() if c.judged and not c.is_group}
     accounting = results["ov_eval"]["judge"]
     assert set(accounting) == judged_tasks
     assert all(a["judged"] >= 1 and a["judge"] == "fake-judge" for a in accounting.values())
