@@ -60,3 +60,34 @@ def test_judged_task_code_imports_offline_without_keys_and_leaves_the_environmen
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_lmms_task_import_sees_placeholders_only_while_importing_and_names_a_missing_package(
+    tmp_path, monkeypatch
+):
+    """One helper imports every lmms-eval task module: placeholders during the import, the user's values after."""
+    import lmms_eval.tasks
+
+    from ov_eval.tasks.lmms_tasks import import_task_module
+
+    (tmp_path / "ov_probe_env.py").write_text(
+        "import os\nSEEN = {k: os.environ.get(k) for k in ('API_TYPE', 'OPENAI_API_KEY', 'HF_HOME')}\n"
+    )
+    (tmp_path / "ov_probe_optional.py").write_text("import ov_eval_no_such_package\n")
+    monkeypatch.setattr(lmms_eval.tasks, "__path__", [*lmms_eval.tasks.__path__, str(tmp_path)])
+    monkeypatch.setenv("OPENAI_API_KEY", "users-own-key")
+    monkeypatch.delenv("API_TYPE", raising=False)
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.delitem(sys.modules, "lmms_eval.tasks.ov_probe_env", raising=False)
+
+    seen = import_task_module("ov_probe_env").SEEN
+    assert seen["API_TYPE"] == "dummy" and seen["OPENAI_API_KEY"] == "ov-eval-placeholder"
+    assert seen["HF_HOME"] == os.path.expanduser("~/.cache/huggingface")
+    assert os.environ["OPENAI_API_KEY"] == "users-own-key"
+    assert "API_TYPE" not in os.environ and "HF_HOME" not in os.environ
+
+    with pytest.raises(
+        ModuleNotFoundError, match=r"Probe scoring needs .*'ov_eval_no_such_package'.*pip install"
+    ):
+        import_task_module("ov_probe_optional", {}, needed_for="Probe scoring")
+    assert os.environ["OPENAI_API_KEY"] == "users-own-key"
