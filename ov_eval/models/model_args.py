@@ -38,6 +38,8 @@ class AdapterArgs:
     system_prompt: str | None = DEFAULT_SYSTEM_PROMPT
     max_new_tokens: int = 1024
     prefetch_batches: int = 2  # batches prepared ahead on a background thread; 0 = prepare inline
+    # worker processes preparing batches; None (``auto``) = cores per rank on GPU, 0 on CPU
+    preprocess_workers: int | None = None
     trust_remote_code: bool = False
     # accepted because the lmms-eval CLI injects it with --max_batch_size; we do not auto-size batches
     max_batch_size: int | None = field(default=None, repr=False)
@@ -70,6 +72,10 @@ class AdapterArgs:
                 raise ValueError(f"llava_onevision: {name} must be >= 1, got {getattr(self, name)}")
         if self.prefetch_batches < 0:
             raise ValueError(f"llava_onevision: prefetch_batches must be >= 0, got {self.prefetch_batches}")
+        if self.preprocess_workers is not None and self.preprocess_workers < 0:
+            raise ValueError(
+                f"llava_onevision: preprocess_workers must be >= 0 or auto, got {self.preprocess_workers}"
+            )
         if self.device_map not in (None, "", "auto") and not self.device_map.startswith(("cuda", "cpu")):
             raise ValueError(
                 f"llava_onevision: device_map must be 'auto' or a device like 'cuda:0', got {self.device_map!r}"
@@ -86,7 +92,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 def _coerce(name: str, value: Any, annotation: str) -> Any:
     """Turn lmms-eval's parsed value back into the declared type (annotations are strings here)."""
-    if value is None:
+    if value is None or (name == "preprocess_workers" and str(value).lower() == "auto"):
         return None
     if "int" in annotation:
         if isinstance(value, bool):
