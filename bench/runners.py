@@ -40,6 +40,7 @@ class Variant:
     adapter: str  # "llava_hf" (baseline) or "ov" (ours)
     batch_size: int = 1
     prefetch_batches: int = 0
+    preprocess_workers: int | None = 0  # None = the adapter's default (cores per rank on GPU, 0 on CPU)
 
 
 @dataclass
@@ -114,6 +115,7 @@ def load_adapter(variant: Variant, pretrained: str, device: str, dtype: str, att
         attn_implementation=attn,
         batch_size=variant.batch_size,
         prefetch_batches=variant.prefetch_batches,
+        preprocess_workers="auto" if variant.preprocess_workers is None else variant.preprocess_workers,
     )
 
 

@@ -19,6 +19,7 @@ from pool_helpers import Echo
 
 from ov_eval.models.batching import plan_batches
 from ov_eval.models.llava_onevision import WORKER_DIED, LlavaOneVision
+from ov_eval.models.model_args import AdapterArgs
 from ov_eval.models.preprocess_pool import BatchPreparer, PreprocessPool, default_workers, torch_tensors
 from ov_eval.testing.media import write_video
 
@@ -126,6 +127,17 @@ def test_default_workers_are_the_cores_of_this_rank_on_gpu_and_none_on_cpu(monke
     assert default_workers("cuda:0") == cores
     monkeypatch.setenv("LOCAL_WORLD_SIZE", str(cores * 2))
     assert default_workers("cuda") == 1  # never zero on a GPU
+
+
+def test_preprocess_workers_model_arg():
+    assert AdapterArgs.from_kwargs().preprocess_workers is None  # auto
+    assert AdapterArgs.from_kwargs(preprocess_workers="auto").preprocess_workers is None
+    assert AdapterArgs.from_kwargs(preprocess_workers="3").preprocess_workers == 3
+    assert AdapterArgs.from_kwargs(preprocess_workers=0).preprocess_workers == 0
+    with pytest.raises(ValueError, match="preprocess_workers"):
+        AdapterArgs.from_kwargs(preprocess_workers=-1)
+    with pytest.raises(ValueError, match="preprocess_workers"):
+        AdapterArgs.from_kwargs(preprocess_workers="many")
 
 
 # ---------------------------------------------------------------- the adapter with a real pool
@@ -239,6 +251,7 @@ def test_a_pil_backend_processor_prepares_identically_after_pickling(inline, med
     processor.image_processor = LlavaOnevisionImageProcessorPil.from_pretrained(str(tiny_ov_dir))
     preparer = BatchPreparer(LlavaOneVision, inline.args, pickle.dumps(processor))
     assert type(preparer.view.processor.image_processor) is LlavaOnevisionImageProcessorPil
+    preparer.pipe_tensors = True  # the path taken when /dev/shm is too small: tensors as bytes
     requests = _requests(media[:2])
     attach_docs(inline, media[:2])
     jobs = [job for _i, job in inline._sample_jobs(requests, [_Item(0), _Item(1)])]
