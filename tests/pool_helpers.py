@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -24,6 +25,9 @@ class Echo:
 def run_and_hang(mode: str) -> None:
     """Child-process body for the shutdown tests: start 2 workers on slow payloads, print their pids,
     then get killed (``kill``: SIGKILL from the test) or interrupted (``interrupt``: SIGINT)."""
+    # as in a terminal: a process started in the background of a non-interactive shell inherits an
+    # ignored SIGINT, and Python then installs no KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     pool = PreprocessPool(2, Echo, ())
     items = ((i, ("sleep", 30.0 if i else 0.0, i)) for i in range(10))
     stream = pool.ordered(items, in_flight=3, on_broken=lambda key, payload: None)
