@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from bench.calibrate import scaling
 from bench.checkpoints import CONFIGS
 from bench.harness import Options, run_benchmark
 from bench.preprocess import default_worker_counts
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     options = options_from(args)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     result = run_benchmark(options)
+    machine_scaling = scaling(list(options.preprocess_workers)) if options.preprocess_workers else None
     command = " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     prep_settings = (
         f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"* git commit: `{git_commit(REPO)}`",
                 f"* settings: {prep_settings}",
                 "",
-                format_preprocessing(result.preprocessing, []),
+                format_preprocessing(result.preprocessing, [], machine_scaling),
             ]
         )
         print(section)
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         flops=result.flops,
         matmul_peak=result.matmul_peak,
     )
-    section += "\n" + format_preprocessing(result.preprocessing, result.measurements)
+    section += "\n" + format_preprocessing(result.preprocessing, result.measurements, machine_scaling)
     print(section)
     if not args.no_append:
         append(args.results, section)

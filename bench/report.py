@@ -145,7 +145,11 @@ def append(path: Path, section: str) -> None:
         handle.write("\n" + section)
 
 
-def format_preprocessing(prep: list[PrepMeasurement], measurements: list[Measurement]) -> str:
+def format_preprocessing(
+    prep: list[PrepMeasurement],
+    measurements: list[Measurement],
+    machine_scaling: dict[int, float] | None = None,
+) -> str:
     """The preprocessing ceiling per worker count, and beside it the model-only rate (samples / time
     inside ``generate`` of ``ours_batched``, where nothing else overlaps it): the lower one bounds."""
     if not prep:
@@ -186,6 +190,12 @@ def format_preprocessing(prep: list[PrepMeasurement], measurements: list[Measure
                 f"| {name} | {model_rate:.2f} | {best.samples_per_s:.2f} ({best.workers} workers) | "
                 f"{e2e:.2f} | {bound} |"
             )
+    if machine_scaling:
+        ratios = ", ".join(f"{w} processes {r:.2f}x" for w, r in sorted(machine_scaling.items()))
+        lines += [
+            "",
+            f"Machine scaling right after, pure-Python CPU loop (`bench/calibrate.py`) vs one process: {ratios}",
+        ]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load is not None:
         lines += [
