@@ -285,25 +285,21 @@ class LlavaOneVision(lmms):
         self, requests, batch: list[PlannedRequest], outputs: list, failed_value: Any = None
     ) -> list[PreparedSample]:
         samples = []
-        for item in batch:
-            request = requests[item.index]
-            context, second, doc_to_visual, doc_id, task, split = request.args
-            continuation = ""
+        for index, job in self._sample_jobs(requests, batch):
             try:
-                if request.request_type == "loglikelihood":
-                    doc = self.task_dict[task][split][doc_id]
-                    continuation = second(doc) if callable(second) else second
-                    if isinstance(continuation, list):  # doc_to_target may return a list; score the first
-                        continuation = continuation[0]
-                    continuation = str(continuation)
-                raw = self._raw_visuals(doc_to_visual, task, split, doc_id)
-                samples.append(
-                    self._build_sample(request, item.index, context, raw, task, split, doc_id, continuation)
-                )
+                if isinstance(job, str):
+                    raise SampleError("", job)
+                samples.append(self._build_from_job(job))
             except SampleError as exc:
-                marker = self._record_failure(request, exc.cause)
-                outputs[item.index] = failed_value if failed_value is not None else marker
+                marker = self._record_failure(requests[index], exc.cause)
+                outputs[index] = failed_value if failed_value is not None else marker
         return samples
+
+    def _build_from_job(self, job: SampleJob) -> PreparedSample:
+        """The same build for the inline path and for a worker process (``BatchPreparer``)."""
+        return self._build_sample(
+            job, job.index, job.context, job.raw, job.task, job.split, job.doc_id, job.continuation
+        )
 
     # ------------------------------------------------------------------ model calls
     def _isolating_failures(
@@ -375,11 +371,8 @@ class LlavaOneVision(lmms):
         again here for the rare re-encode (a batch split after a failure)."""
         if sample.visuals is not None or sample.job is None:
             return sample
-        job = sample.job
-        rebuilt = self._build_sample(
-            job, job.index, job.context, job.raw, job.task, job.split, job.doc_id, job.continuation
-        )
-        rebuilt.job = job
+        rebuilt = self._build_from_job(sample.job)
+        rebuilt.job = sample.job
         return rebuilt
 
     def _prepare_and_encode(self, requests, batch, outputs, failed_value) -> tuple[list[PreparedSample], Any]:
@@ -431,8 +424,8 @@ class LlavaOneVision(lmms):
                 yield batch, samples, encoded
 
     def _sample_jobs(self, requests, batch: list[PlannedRequest]) -> list[tuple[int, SampleJob | str]]:
-        """What a worker needs per sample, read from the dataset here (``doc_to_visual`` and the
-        dataset live in this process); a sample that already fails here carries its cause."""
+        """Each sample's inputs read from the dataset (which lives in this process), as plain data a
+        worker process can receive; a sample that already fails here carries its cause instead."""
         jobs: list[tuple[int, SampleJob | str]] = []
         for item in batch:
             request = requests[item.index]

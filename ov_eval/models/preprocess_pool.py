@@ -132,15 +132,9 @@ def torch_tensors(encoded: Any) -> Any:
     return encoded
 
 
-class _RequestKind:
-    """The only part of an lmms-eval ``Instance`` that sample building reads."""
-
-    def __init__(self, request_type: str) -> None:
-        self.request_type = request_type
-
-
 class BatchPreparer:
-    """Runs in a worker: the adapter's own preparation methods on a model-less instance."""
+    """Runs in a worker: the adapter's own preparation methods (``_build_from_job``,
+    ``_processor_inputs``) on a model-less instance."""
 
     def __init__(self, adapter_class: type, args: Any, processor_bytes: bytes) -> None:
         view = adapter_class.__new__(adapter_class)  # no model, no accelerator: only what preparation reads
@@ -151,16 +145,7 @@ class BatchPreparer:
         self.pipe_tensors = not shared_memory_has_room()
 
     def build(self, job: SampleJob) -> Any:
-        return self.view._build_sample(
-            _RequestKind(job.request_type),
-            job.index,
-            job.context,
-            job.raw,
-            job.task,
-            job.split,
-            job.doc_id,
-            job.continuation,
-        )
+        return self.view._build_from_job(job)
 
     def __call__(self, jobs: list[SampleJob]) -> BatchResult:
         result = BatchResult()
