@@ -1,21 +1,25 @@
 """``python -m bench``: time the adapter against lmms-eval's ``llava_hf`` and append to RESULTS.md.
 
-CPU (always available, < 2 min):   python -m bench
-GPU (real-size random weights):    python -m bench --config 7b --device cuda
+CPU (always available, a few minutes): python -m bench
+GPU (real-size random weights):        python -m bench --config 7b --device cuda
+Preprocessing ceiling only (no model): python -m bench --preprocess-only
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 
 import torch
 
+from bench.calibrate import scaling
 from bench.checkpoints import CONFIGS
 from bench.harness import Options, run_benchmark
-from bench.report import append, format_section, git_commit, machine
+from bench.preprocess import default_worker_counts
+from bench.report import append, format_preprocessing, format_section, git_commit, machine
 from bench.workloads import WORKLOADS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +44,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--matmul-size", type=int, default=None, help="ceiling matmul; default 2048 cpu / 8192 cuda"
     )
+    parser.add_argument(
+        "--preprocess-workers",
+        type=int,
+        nargs="*",
+        default=None,
+        help="worker counts of the preprocessing ceiling (0 = one in-process thread); default 0 1 2 4 .. cores; "
+        "none given = skip it",
+    )
+    parser.add_argument("--preprocess-samples", type=int, default=None, help="default 12 cpu / 64 cuda")
+    parser.add_argument("--preprocess-only", action="store_true", help="only the preprocessing ceiling")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-append", action="store_true", help="print only; leave RESULTS.md alone")
     return parser.parse_args(argv)
@@ -60,28 +74,60 @@ def options_from(args: argparse.Namespace) -> Options:
         cache_dir=args.cache_dir,
         init_std=args.init_std,
         matmul_size=args.matmul_size or (8192 if cuda else 2048),
+        preprocess_workers=tuple(
+            default_worker_counts() if args.preprocess_workers is None else args.preprocess_workers
+        ),
+        preprocess_samples=args.preprocess_samples or (64 if cuda else 12),
+        preprocess_only=args.preprocess_only,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = options_from(args)
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     result = run_benchmark(options)
+    machine_scaling = scaling(list(options.preprocess_workers)) if options.preprocess_workers else None
+    command = " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    prep_settings = (
+        f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "
+        f"workers {list(options.preprocess_workers)}; load average before the run {load_before[0]:.1f} / "
+        f"{load_before[1]:.1f} / {load_before[2]:.1f}"
+    )
+    if options.preprocess_only:
+        section = "\n".join(
+            [
+                f"## preprocessing ceiling ({options.config} processor, no model)",
+                "",
+                f"* machine: {machine('cpu')}",
+                f"* command: `{command}`",
+                f"* git commit: `{git_commit(REPO)}`",
+                f"* settings: {prep_settings}",
+                "",
+                format_preprocessing(result.preprocessing, [], machine_scaling),
+            ]
+        )
+        print(section)
+        if not args.no_append:
+            append(args.results, section)
+            print(f"appended to {args.results}")
+        return 0
     section = format_section(
         title=f"{options.config} on {options.device} ({options.dtype})",
-        command=" ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]),
+        command=command,
         commit=git_commit(REPO),
         machine_text=machine(options.device),
         settings=(
             f"checkpoint {result.checkpoint.name}, {options.samples} samples/workload, ours bs={options.batch_size}, "
             f"prefetch_batches={options.prefetch_batches}, max_new_tokens={options.max_new_tokens} (fixed length, "
-            f"greedy), attn={options.attn}"
+            f"greedy), attn={options.attn}; {prep_settings}"
         ),
         measurements=result.measurements,
         workload_gains=result.gains,
         flops=result.flops,
         matmul_peak=result.matmul_peak,
     )
+    section += "\n" + format_preprocessing(result.preprocessing, result.measurements, machine_scaling)
     print(section)
     if not args.no_append:
         append(args.results, section)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from bench.flops import FlopCount
+from bench.preprocess import PrepMeasurement
 from bench.runners import Measurement
 
 BASELINE, OURS_BS1, OURS_BATCHED, OURS_OVERLAPPED = "baseline", "ours_bs1", "ours_batched", "ours_overlapped"
@@ -167,3 +168,63 @@ def append(path: Path, section: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         handle.write("\n" + section)
+
+
+def format_preprocessing(
+    prep: list[PrepMeasurement],
+    measurements: list[Measurement],
+    machine_scaling: dict[int, float] | None = None,
+) -> str:
+    """The preprocessing ceiling per worker count, and beside it the model-only rate (samples / time
+    inside ``generate`` of ``ours_batched``, where nothing else overlaps it): the lower one bounds."""
+    if not prep:
+        return ""
+    lines = [
+        "Preprocessing ceiling (the adapter's preparation, no model; 0 workers = one thread in the main "
+        "process; start-up excluded):",
+        "",
+        "| workload | workers | samples/s | vs 1 worker | worker CPU s/sample | 1-core samples/s | "
+        "main ms/sample | jobs pickled per sample |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    one = {m.workload: m.samples_per_s for m in prep if m.workers == 1}
+    for m in prep:
+        ratio = f"{m.samples_per_s / one[m.workload]:.2f}x" if m.workload in one and m.workers else "–"
+        per_core = f"{1 / m.cpu_s_per_sample:.1f}" if m.worker_cpu_s > 0 else "–"
+        lines.append(
+            f"| {m.workload} | {m.workers} | {m.samples_per_s:.2f} | {ratio} | {m.cpu_s_per_sample:.3f} | "
+            f"{per_core} | {1000 * m.main_s / m.samples:.1f} | {m.pickled_bytes / m.samples / 2**20:.2f} MiB "
+            f"in {1000 * m.pickle_s / m.samples:.1f} ms |"
+        )
+    model = {m.workload: m for m in measurements if m.variant.label == OURS_BATCHED}
+    overlapped = {m.workload: m for m in measurements if m.variant.label == OURS_OVERLAPPED}
+    if model:
+        lines += [
+            "",
+            "| workload | model-only samples/s | preprocessing samples/s (best) | end-to-end samples/s | bound by |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for name, m in model.items():
+            best = max((p for p in prep if p.workload == name), key=lambda p: p.samples_per_s, default=None)
+            if best is None:
+                continue
+            model_rate = m.samples / m.counters.busy_s
+            e2e = overlapped[name].samples_per_s if name in overlapped else float("nan")
+            bound = "model" if model_rate < best.samples_per_s else "preprocessing"
+            lines.append(
+                f"| {name} | {model_rate:.2f} | {best.samples_per_s:.2f} ({best.workers} workers) | "
+                f"{e2e:.2f} | {bound} |"
+            )
+    if machine_scaling:
+        ratios = ", ".join(f"{w} processes {r:.2f}x" for w, r in sorted(machine_scaling.items()))
+        lines += [
+            "",
+            f"Machine scaling right after, pure-Python CPU loop (`bench/calibrate.py`) vs one process: {ratios}",
+        ]
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if load is not None:
+        lines += [
+            "",
+            f"Load average after the run (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}",
+        ]
+    return "\n".join(lines) + "\n"

@@ -42,6 +42,7 @@ class Variant:
     prefetch_batches: int = 0
     stop_strings: str = "none"  # ours: the original driver's default; "task" honours `until`
     image_backend: str = "pil"  # ours: the original's resampling; "torchvision" is the port's default
+    preprocess_workers: int | None = 0  # None = the adapter's default (cores per rank on GPU, 0 on CPU)
 
 
 @dataclass
@@ -119,6 +120,7 @@ def load_adapter(variant: Variant, pretrained: str, device: str, dtype: str, att
         prefetch_batches=variant.prefetch_batches,
         stop_strings=variant.stop_strings,
         image_backend=variant.image_backend,
+        preprocess_workers="auto" if variant.preprocess_workers is None else variant.preprocess_workers,
     )
 
 

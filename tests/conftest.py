@@ -72,7 +72,8 @@ def builtin_tasks_run(tiny_ov_dir, builtin_data_dir, builtin_cache_dir, tmp_path
     )  # run_lmms_eval points HF_HOME at <out>/hf_home
     return run_lmms_eval(
         "llava_onevision",
-        f"pretrained={tiny_ov_dir},device=cpu,dtype=float32",
+        # preparation in 2 worker processes: the data-parallel run (no workers) must answer identically
+        f"pretrained={tiny_ov_dir},device=cpu,dtype=float32,preprocess_workers=2",
         ["ai2d", "mantis", "videomme", "ov_test_mc"],
         out,
         data_dir=builtin_data_dir,

@@ -150,3 +150,24 @@ def test_defaults_follow_the_device():
     gpu = options_from(parse_args(["--device", "cuda", "--config", "7b"]))
     assert (cpu.dtype, cpu.batch_size, cpu.config) == ("float32", 3, "tiny")
     assert (gpu.dtype, gpu.batch_size, gpu.samples, gpu.config) == ("bfloat16", 16, 64, "7b")
+
+
+def test_preprocessing_ceiling_runs_the_adapters_preparation_beside_the_model_rate(result, tmp_path):
+    from bench import workloads
+    from bench.preprocess import measure as measure_preprocessing
+    from bench.report import format_preprocessing
+
+    loads = [workloads.single_image(1), workloads.video(1, tmp_path)]
+    prep = measure_preprocessing(loads, [0], pretrained=result.checkpoint, batch_size=2)
+    image, video = prep
+    assert (image.workload, image.workers, video.workload) == ("single_image", 0, "video")
+    assert image.samples_per_s > 0 and image.worker_cpu_s > 0
+    # the first single image is 800x600 RGB: its raw pixels (1,440,000 bytes) travel to a worker
+    assert 800 * 600 * 3 <= image.pickled_bytes < 800 * 600 * 3 + 10_000
+    assert video.pickled_bytes < 10_000  # a video travels as its path
+    table = format_preprocessing(prep, result.measurements)
+    for name in ("single_image", "video"):
+        row = next(
+            line for line in table.splitlines() if line.startswith(f"| {name} |") and "workers)" in line
+        )
+        assert row.endswith(("| model |", "| preprocessing |")), row

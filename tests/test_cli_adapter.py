@@ -59,7 +59,8 @@ def test_multiple_choice_works_when_answers_come_back_from_the_response_cache(
     assert (cache / "cache.db").exists()
     again = run_lmms_eval(
         "llava_onevision",
-        f"pretrained={tiny_ov_dir},device=cpu,dtype=float32",
+        # the same model_args string as the shared run: lmms-eval's cache key includes it
+        f"pretrained={tiny_ov_dir},device=cpu,dtype=float32,preprocess_workers=2",
         [MC_TASK],
         tmp_path,
         data_dir=builtin_data_dir,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import gc
 import os
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,15 @@ from ov_eval.models.hf_port import (
     vocabulary_mask,
 )
 from ov_eval.models.model_args import AdapterArgs, merge_cli_config
+from ov_eval.models.preprocess_pool import (
+    BatchPreparer,
+    BatchResult,
+    PreprocessPool,
+    SampleJob,
+    default_workers,
+    prepare_isolated,
+    torch_tensors,
+)
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
 from ov_eval.models.visuals import Modality, SampleVisuals, VideoFrames, classify, is_video_path, load_visuals
 from ov_eval.provenance import write_adapter_settings
@@ -65,6 +75,9 @@ from ov_eval.run_files import ERROR_LOG_DIR_ENV, error_log_name
 lmms_patches.install()
 
 T = TypeVar("T")
+WORKER_DIED = (
+    "preprocessing worker process died while preparing this sample (decoder crash or out of memory?)"
+)
 
 
 @dataclass
@@ -79,6 +92,7 @@ class PreparedSample:
     visuals: SampleVisuals
     continuation: str = ""  # loglikelihood only
     context_prompt: str = ""  # loglikelihood only: the prompt alone (what is not scored)
+    job: SampleJob | None = None  # set when built in a worker process, whose decoded visuals stay there
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -127,6 +141,12 @@ class LlavaOneVision(lmms):
         self.errors = ErrorLog(os.path.join(log_dir, error_log_name(self.rank)) if log_dir else None)
         self.model_calls = 0  # forward/generate calls, for tests and benchmarks
         self._prefetch_processor = None  # created on first use (see _prepared_batches)
+        self._pool: PreprocessPool | None = None  # started on first use (see _pool_prepared_batches)
+        self.preprocess_workers = (
+            self.args.preprocess_workers
+            if self.args.preprocess_workers is not None
+            else default_workers(str(self._device))
+        )
         logger.info(
             f"[ov-eval] llava_onevision: {self.args.pretrained} on {self._device} dtype={self._model.dtype} "
             f"attn={self.args.attn_implementation} batch_size={self.batch_size_per_gpu} rank={self.rank}/{self.world_size}"
@@ -305,27 +325,21 @@ class LlavaOneVision(lmms):
         self, requests, batch: list[PlannedRequest], outputs: list, failed_value: Any = None
     ) -> list[PreparedSample]:
         samples = []
-        for item in batch:
-            request = requests[item.index]
-            context, second, doc_to_visual, doc_id, task, split = request.args
-            continuation = ""
+        for index, job in self._sample_jobs(requests, batch):
             try:
-                if request.request_type == "loglikelihood":
-                    doc = self.task_dict[task][split][doc_id]
-                    continuation = second(doc) if callable(second) else second
-                    if isinstance(continuation, list):  # doc_to_target may return a list; score the first
-                        continuation = continuation[0]
-                    continuation = str(continuation)
-                    if not continuation:  # the original's prompt then has no answer turn to score
-                        raise SampleError(self._where(task, split, doc_id), "empty continuation to score")
-                raw = self._raw_visuals(doc_to_visual, task, split, doc_id)
-                samples.append(
-                    self._build_sample(request, item.index, context, raw, task, split, doc_id, continuation)
-                )
+                if isinstance(job, str):
+                    raise SampleError("", job)
+                samples.append(self._build_from_job(job))
             except SampleError as exc:
-                marker = self._record_failure(request, exc.cause)
-                outputs[item.index] = failed_value if failed_value is not None else marker
+                marker = self._record_failure(requests[index], exc.cause)
+                outputs[index] = failed_value if failed_value is not None else marker
         return samples
+
+    def _build_from_job(self, job: SampleJob) -> PreparedSample:
+        """The same build for the inline path and for a worker process (``BatchPreparer``)."""
+        return self._build_sample(
+            job, job.index, job.context, job.raw, job.task, job.split, job.doc_id, job.continuation
+        )
 
     # ------------------------------------------------------------------ model calls
     def _isolating_failures(
@@ -390,7 +404,18 @@ class LlavaOneVision(lmms):
             and [s.index for s in samples] == [s.index for s in encoded_for]
         ):
             return self._to_device(encoded)
-        return self._to_device(self._processor_inputs(self.processor, samples))
+        return self._to_device(
+            self._processor_inputs(self.processor, [self._with_visuals(s) for s in samples])
+        )
+
+    def _with_visuals(self, sample: PreparedSample) -> PreparedSample:
+        """A sample built in a worker process comes back without its decoded visuals; decode them
+        again here for the rare re-encode (a batch split after a failure)."""
+        if sample.visuals is not None or sample.job is None:
+            return sample
+        rebuilt = self._build_from_job(sample.job)
+        rebuilt.job = sample.job
+        return rebuilt
 
     def _prepare_and_encode(self, requests, batch, outputs, failed_value) -> tuple[list[PreparedSample], Any]:
         samples = self._prepare(requests, batch, outputs, failed_value)
@@ -409,8 +434,12 @@ class LlavaOneVision(lmms):
         thread does it for the next batches while the model runs the current one
         (memory stays bounded: at most ``prefetch_batches`` prepared batches exist).
         The thread uses its own processor copy: a fast tokenizer must not be used by
-        two threads at once ("Already borrowed").
+        two threads at once ("Already borrowed"). With ``preprocess_workers`` > 0 the
+        same work runs in a pool of worker processes instead (``_pool_prepared_batches``).
         """
+        if self.preprocess_workers > 0:
+            yield from self._pool_prepared_batches(requests, batches, outputs, failed_value)
+            return
         if self.args.prefetch_batches == 0:
             for batch in batches:
                 yield batch, self._prepare(requests, batch, outputs, failed_value), None
@@ -435,6 +464,71 @@ class LlavaOneVision(lmms):
                 submit_next()
                 samples, encoded = future.result()
                 yield batch, samples, encoded
+
+    def _sample_jobs(self, requests, batch: list[PlannedRequest]) -> list[tuple[int, SampleJob | str]]:
+        """Each sample's inputs read from the dataset (which lives in this process), as plain data a
+        worker process can receive; a sample that already fails here carries its cause instead."""
+        jobs: list[tuple[int, SampleJob | str]] = []
+        for item in batch:
+            request = requests[item.index]
+            context, second, doc_to_visual, doc_id, task, split = request.args
+            continuation = ""
+            try:
+                if request.request_type == "loglikelihood":
+                    doc = self.task_dict[task][split][doc_id]
+                    continuation = second(doc) if callable(second) else second
+                    if isinstance(continuation, list):  # doc_to_target may return a list; score the first
+                        continuation = continuation[0]
+                    continuation = str(continuation)
+                    if not continuation:  # the original's prompt then has no answer turn to score
+                        raise SampleError(self._where(task, split, doc_id), "empty continuation to score")
+                raw = self._raw_visuals(doc_to_visual, task, split, doc_id)
+            except SampleError as exc:
+                jobs.append((item.index, exc.cause))
+                continue
+            job = SampleJob(item.index, request.request_type, context, raw, task, split, doc_id, continuation)
+            jobs.append((item.index, job))
+        return jobs
+
+    def _preprocess_pool(self) -> PreprocessPool:
+        if self._pool is None:
+            factory_args = (type(self), self.args, pickle.dumps(self.processor))
+            self._pool = PreprocessPool(self.preprocess_workers, BatchPreparer, factory_args)
+            logger.info(f"[ov-eval] preparing batches in {self.preprocess_workers} worker processes")
+        return self._pool
+
+    def _pool_prepared_batches(
+        self, requests, batches, outputs, failed_value=None
+    ) -> Iterator[tuple[list, list, Any]]:
+        """``_prepared_batches`` on worker processes: the same samples, tensors and error records.
+
+        Up to ``max(prefetch_batches, preprocess_workers)`` batches are in flight (every worker
+        busy, memory bounded). Failures are recorded when their batch is consumed, in sample
+        order, so the error log reads as the inline path's.
+        """
+        pool = self._preprocess_pool()
+
+        def payloads():
+            for batch in batches:
+                jobs = self._sample_jobs(requests, batch)
+                yield (batch, jobs), [job for _, job in jobs if isinstance(job, SampleJob)]
+
+        def on_broken(_key, payload: list[SampleJob]) -> BatchResult:
+            return prepare_isolated(pool, payload, WORKER_DIED)
+
+        in_flight = max(self.args.prefetch_batches, self.preprocess_workers)
+        for (batch, jobs), result in pool.ordered(payloads(), in_flight, on_broken):
+            outcomes = iter(result.outcomes)
+            samples = []
+            for index, job in jobs:
+                outcome = job if isinstance(job, str) else next(outcomes)
+                if isinstance(outcome, PreparedSample):
+                    outcome.job = job
+                    samples.append(outcome)
+                    continue
+                marker = self._record_failure(requests[index], outcome)
+                outputs[index] = failed_value if failed_value is not None else marker
+            yield batch, samples, torch_tensors(result.encoded)
 
     def _generation_config(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
         """The task's settings as the original driver applies them: greedy unless ``do_sample``

@@ -54,6 +54,8 @@ class AdapterArgs:
     image_backend: str = "pil"
     likelihood: str = "mean"
     prefetch_batches: int = 2  # batches prepared ahead on a background thread; 0 = prepare inline
+    # worker processes preparing batches; None (``auto``) = cores per rank on GPU, 0 on CPU
+    preprocess_workers: int | None = None
     trust_remote_code: bool = False
     # accepted because the lmms-eval CLI injects it with --max_batch_size; we do not auto-size batches
     max_batch_size: int | None = field(default=None, repr=False)
@@ -94,6 +96,10 @@ class AdapterArgs:
                 f"llava_onevision: pretrained={self.pretrained!r} is a local path but no such directory exists "
                 "(a hub id looks like 'org/name')"
             )
+        if self.preprocess_workers is not None and self.preprocess_workers < 0:
+            raise ValueError(
+                f"llava_onevision: preprocess_workers must be >= 0 or auto, got {self.preprocess_workers}"
+            )
         if self.device_map not in (None, "", "auto") and not self.device_map.startswith(("cuda", "cpu")):
             raise ValueError(
                 f"llava_onevision: device_map must be 'auto' or a device like 'cuda:0', got {self.device_map!r}"
@@ -126,7 +132,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 def _coerce(name: str, value: Any, annotation: str) -> Any:
     """Turn lmms-eval's parsed value back into the declared type (annotations are strings here)."""
-    if value is None:
+    if value is None or (name == "preprocess_workers" and str(value).lower() == "auto"):
         return None
     if annotation == "int | None" and str(value).lower() in ("none", "null"):
         return None  # e.g. max_images=none: explicitly no cap

@@ -1,0 +1,163 @@
+"""The preprocessing ceiling: the adapter's own CPU preparation with no model, per worker count.
+
+A run cannot answer faster than its batches are prepared. This measures that rate
+alone, through the code the adapter runs (``_plan``, ``_sample_jobs`` on the dataset
+in this process, ``BatchPreparer`` in ``PreprocessPool`` workers), on the same
+workloads and batch size as the end-to-end rows, so a reader can put it beside the
+model-only rate (samples / time inside ``generate``) and see which one bounds a run.
+
+Rows: ``0`` workers = one thread in this process (what ``prefetch_batches`` does,
+with torch's default intra-op threads), ``W`` >= 1 = that many worker processes
+(one torch thread each). Worker start-up is excluded (every worker has prepared one
+batch before the clock starts); dataset reads, job pickling and the transfer of the
+encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
+preparation itself, so ``1 / it`` is the rate one free core sustains, whatever else
+the machine was doing: the number to multiply by a GPU machine's cores.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.runners import SPLIT, TASK, requests_for
+from bench.workloads import Workload
+from ov_eval.models.batching import plan_batches, settings_key
+from ov_eval.models.hf_port import load_processor
+from ov_eval.models.llava_onevision import LlavaOneVision
+from ov_eval.models.model_args import AdapterArgs
+from ov_eval.models.preprocess_pool import BatchPreparer, BatchResult, PreprocessPool
+
+
+@dataclass
+class PrepMeasurement:
+    workload: str
+    workers: int  # 0 = one thread in this process
+    samples: int
+    wall_s: float
+    worker_cpu_s: float  # CPU time inside the preparation (all workers together)
+    main_s: float  # this process: dataset reads and job building (the adapter's share)
+    pickled_bytes: int  # jobs sent to workers (PIL images travel as raw pixels)
+    pickle_s: float  # time to pickle those jobs once, in this process
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / self.wall_s
+
+    @property
+    def cpu_s_per_sample(self) -> float:
+        return self.worker_cpu_s / self.samples
+
+
+class TimedPreparer(BatchPreparer):
+    """``BatchPreparer`` that also returns the CPU time its call took in the worker."""
+
+    def __call__(self, jobs) -> tuple[BatchResult, float]:  # type: ignore[override]
+        start = time.process_time()
+        result = super().__call__(jobs)
+        return result, time.process_time() - start
+
+
+def _view(pretrained: str, batch_size: int, docs: list[dict]) -> LlavaOneVision:
+    """A model-less adapter: planning and job building only read args, processor and task_dict."""
+    view = LlavaOneVision.__new__(LlavaOneVision)
+    view.args = AdapterArgs(pretrained=pretrained, batch_size=batch_size)
+    view.processor = load_processor(view.args)
+    view.tokenizer = view.processor.tokenizer
+    view.task_dict = {TASK: {SPLIT: docs}}
+    return view
+
+
+def _batches(view: LlavaOneVision, requests) -> list:
+    planned = []
+    for index, request in enumerate(requests):
+        context, gen_kwargs, doc_to_visual, doc_id, task, split = request.args
+        planned.append(
+            view._plan(index, context, doc_to_visual, task, split, doc_id, settings_key(gen_kwargs))
+        )
+    return plan_batches(planned, view.args.batch_size)
+
+
+def _jobs(view: LlavaOneVision, requests, batch) -> list:
+    return [job for _index, job in view._sample_jobs(requests, batch) if not isinstance(job, str)]
+
+
+def measure_workload(
+    workload: Workload, workers: int, *, pretrained: str, batch_size: int
+) -> PrepMeasurement:
+    view = _view(pretrained, batch_size, workload.docs)
+    requests = requests_for(workload, max_new_tokens=1)
+    batches = _batches(view, requests)
+    all_jobs = [_jobs(view, requests, batch) for batch in batches]
+    start = time.perf_counter()
+    payload = pickle.dumps(all_jobs)
+    pickle_s = time.perf_counter() - start
+    main_s = cpu_s = 0.0
+
+    def stream():
+        nonlocal main_s
+        for i, batch in enumerate(batches):
+            t0 = time.perf_counter()
+            jobs = _jobs(view, requests, batch)
+            main_s += time.perf_counter() - t0
+            yield i, jobs
+
+    if workers == 0:
+        preparer = TimedPreparer(LlavaOneVision, view.args, pickle.dumps(view.processor))
+        preparer(all_jobs[0])  # warm-up, as for the workers
+        start = time.perf_counter()
+        for _i, jobs in stream():
+            _result, cpu = preparer(jobs)
+            cpu_s += cpu
+        wall = time.perf_counter() - start
+    else:
+        pool = PreprocessPool(
+            workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor))
+        )
+        try:
+            warm = [pool.submit(all_jobs[i % len(all_jobs)]) for i in range(workers)]
+            for future in warm:
+                future.result()
+            start = time.perf_counter()
+            for _i, (_result, cpu) in pool.ordered(stream(), in_flight=max(2, workers), on_broken=_refuse):
+                cpu_s += cpu
+            wall = time.perf_counter() - start
+        finally:
+            pool.close()
+    return PrepMeasurement(
+        workload=workload.name,
+        workers=workers,
+        samples=len(workload),
+        wall_s=wall,
+        worker_cpu_s=cpu_s,
+        main_s=main_s,
+        pickled_bytes=len(payload),
+        pickle_s=pickle_s,
+    )
+
+
+def _refuse(_key, _payload):
+    raise RuntimeError("a preprocessing worker died during the benchmark")
+
+
+def measure(
+    workloads: list[Workload], worker_counts: list[int], *, pretrained: str | Path, batch_size: int
+) -> list[PrepMeasurement]:
+    return [
+        measure_workload(workload, workers, pretrained=str(pretrained), batch_size=batch_size)
+        for workload in workloads
+        for workers in worker_counts
+    ]
+
+
+def default_worker_counts() -> list[int]:
+    """0 (in-process thread), then 1, 2, 4, ... up to the usable cores (and the cores themselves)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    counts, n = [0], 1
+    while n < cores:
+        counts.append(n)
+        n *= 2
+    return [*counts, cores]

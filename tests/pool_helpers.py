@@ -1,0 +1,47 @@
+"""Light worker payloads for the preprocessing-pool tests (imported by spawned workers by name)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+from ov_eval.models.preprocess_pool import PreprocessPool
+
+
+class Echo:
+    """A worker state: ``("sleep", s, value)`` sleeps then answers, ``("die", ...)`` kills the worker
+    the way a decoder segfault would (no exception, the process is just gone)."""
+
+    def __call__(self, payload):
+        kind, seconds, value = payload
+        if kind == "die":
+            os._exit(3)
+        time.sleep(seconds)
+        return (value, os.getpid())
+
+
+def run_and_hang(mode: str) -> None:
+    """Child-process body for the shutdown tests: start 2 workers on slow payloads, print their pids,
+    then get killed (``kill``: SIGKILL from the test) or interrupted (``interrupt``: SIGINT)."""
+    # as in a terminal: a process started in the background of a non-interactive shell inherits an
+    # ignored SIGINT, and Python then installs no KeyboardInterrupt handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    pool = PreprocessPool(2, Echo, ())
+    items = ((i, ("sleep", 30.0 if i else 0.0, i)) for i in range(10))
+    stream = pool.ordered(items, in_flight=3, on_broken=lambda key, payload: None)
+    next(stream)  # both workers up (the first answer arrived), the next payloads sleep for 30 s
+    while len(pool.worker_pids()) < 2:
+        time.sleep(0.1)
+    print("PIDS", *pool.worker_pids(), flush=True)
+    try:
+        for _ in stream:
+            pass
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run_and_hang(sys.argv[1])

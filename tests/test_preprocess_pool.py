@@ -1,0 +1,268 @@
+"""Preparation in worker processes: same tensors, answers and error records as inline; ordered,
+bounded, and nothing left running after a crash, Ctrl-C or a killed main process."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
+from ov_eval.testing.media import write_video
+from pool_helpers import Echo
+
+from ov_eval.models.batching import plan_batches
+from ov_eval.models.llava_onevision import WORKER_DIED, LlavaOneVision
+from ov_eval.models.model_args import AdapterArgs
+from ov_eval.models.preprocess_pool import BatchPreparer, PreprocessPool, default_workers, torch_tensors
+
+TESTS = Path(__file__).resolve().parent
+
+
+# ---------------------------------------------------------------- the pool itself (light workers)
+@pytest.fixture(scope="module")
+def echo_pool():
+    pool = PreprocessPool(2, Echo, ())
+    yield pool
+    pool.close()
+
+
+def test_results_come_in_order_with_at_most_in_flight_outstanding(echo_pool):
+    pulled = []
+
+    def items():
+        for i in range(8):
+            pulled.append(i)
+            # late items are fast, early ones slow: completion order differs from input order
+            yield i, ("sleep", 0.3 if i < 2 else 0.0, i * 10)
+
+    seen = []
+    for key, (value, _pid) in echo_pool.ordered(items(), in_flight=3, on_broken=None):
+        assert len(pulled) - len(seen) <= 3  # submitted but not yet consumed
+        seen.append((key, value))
+    assert seen == [(i, i * 10) for i in range(8)]
+
+
+def test_a_dying_worker_costs_only_its_payload(echo_pool):
+    redone = []
+
+    def on_broken(key, payload):
+        redone.append(key)
+        return ("redone", payload[0])
+
+    items = [(i, ("die" if i == 2 else "sleep", 0.05, i)) for i in range(6)]
+    results = list(echo_pool.ordered(items, in_flight=3, on_broken=on_broken))
+    assert [key for key, _ in results] == list(range(6))
+    assert results[2] == (2, ("redone", "die"))
+    # batches that were in flight when the worker died are redone; later ones go to a fresh pool
+    assert 2 in redone and set(redone) <= {0, 1, 2, 3, 4}
+    assert all(value[0] == key for key, value in results if key not in redone)
+
+
+def _child(mode: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(TESTS / "pool_helpers.py"), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+    )
+
+
+def _worker_pids(child: subprocess.Popen) -> list[int]:
+    for line in child.stdout:
+        if line.startswith("PIDS"):
+            return [int(pid) for pid in line.split()[1:]]
+    raise AssertionError(f"child printed no PIDS line: {child.stderr.read()[-2000:]}")
+
+
+def _gone(pids: list[int], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                with open(f"/proc/{pid}/stat") as handle:  # a zombie is gone for our purposes
+                    if handle.read().split(")")[-1].split()[0] != "Z":
+                        alive.append(pid)
+            except (ProcessLookupError, FileNotFoundError):
+                pass
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_ctrl_c_stops_the_workers_without_waiting_for_their_batches():
+    child = _child("interrupt")
+    pids = _worker_pids(child)
+    assert len(pids) == 2
+    child.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    assert child.wait(timeout=25) == 130, child.stderr.read()[-2000:]
+    assert time.monotonic() - start < 20  # the workers were sleeping 30 s: they were terminated
+    assert _gone(pids, within_s=5)
+
+
+def test_workers_exit_when_the_main_process_is_killed():
+    child = _child("kill")
+    pids = _worker_pids(child)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    assert _gone(pids, within_s=10), "orphaned preprocessing workers"
+
+
+def test_default_workers_are_the_cores_of_this_rank_on_gpu_and_none_on_cpu(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert default_workers("cpu") == 0
+    assert default_workers("cuda:0") == cores
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(cores * 2))
+    assert default_workers("cuda") == 1  # never zero on a GPU
+
+
+def test_preprocess_workers_model_arg():
+    assert AdapterArgs.from_kwargs().preprocess_workers is None  # auto
+    assert AdapterArgs.from_kwargs(preprocess_workers="auto").preprocess_workers is None
+    assert AdapterArgs.from_kwargs(preprocess_workers="3").preprocess_workers == 3
+    assert AdapterArgs.from_kwargs(preprocess_workers=0).preprocess_workers == 0
+    with pytest.raises(ValueError, match="preprocess_workers"):
+        AdapterArgs.from_kwargs(preprocess_workers=-1)
+    with pytest.raises(ValueError, match="preprocess_workers"):
+        AdapterArgs.from_kwargs(preprocess_workers="many")
+
+
+# ---------------------------------------------------------------- the adapter with a real pool
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pool_media")
+    corrupt = folder / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video")
+    docs = [{"visuals": [random_image(w, h, seed=i)]} for i, (w, h) in enumerate([(800, 600), (300, 500)])]
+    docs += [{"visuals": [random_image(1024, 256, seed=7, mode="RGBA")]}]
+    docs += [{"visuals": [random_image(320 + 40 * k, 240, seed=20 + k) for k in range(n)]} for n in (2, 3)]
+    docs += [{"visuals": [str(write_video(folder / f"v{n}.mp4", n))]} for n in (90, 12)]
+    docs += [{"visuals": [str(folder / "missing.mp4")]}, {"visuals": [str(corrupt)]}, {"visuals": []}]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def pooled(tiny_ov_dir):
+    model = LlavaOneVision(
+        pretrained=str(tiny_ov_dir), device="cpu", dtype="float32", batch_size=3, preprocess_workers=2
+    )
+    yield model
+    if model._pool is not None:
+        model._pool.close()
+
+
+@pytest.fixture(scope="module")
+def inline(tiny_ov_dir):
+    return LlavaOneVision(
+        pretrained=str(tiny_ov_dir), device="cpu", dtype="float32", batch_size=3, prefetch_batches=0
+    )
+
+
+def _requests(docs):
+    prompts = ["Describe the picture.", "What is this?", "Answer briefly:", "Compare."]
+    return [gen_request(i, prompts[i % len(prompts)], max_new_tokens=6) for i in range(len(docs))]
+
+
+def test_pool_answers_and_error_records_equal_inline(pooled, inline, media):
+    results = {}
+    for name, model in (("pool", pooled), ("inline", inline)):
+        attach_docs(model, media)
+        model.errors.records.clear()
+        answers = model.generate_until(_requests(media))
+        results[name] = (answers, list(model.errors.records))
+    assert results["pool"] == results["inline"]
+    answers, records = results["pool"]
+    assert len(set(answers)) > len(answers) // 2, (
+        "a random model must answer differently, or equality is vacuous"
+    )
+    assert sorted(r.doc_id for r in records) == [7, 8]  # missing and corrupt video: each costs only itself
+    assert len(pooled._pool.worker_pids()) == 2  # the work really ran in worker processes
+
+
+def _prepared(model, docs, requests):
+    planned = [
+        model._plan(i, r.args[0], r.args[2], r.args[4], r.args[5], r.args[3], "k")
+        for i, r in enumerate(requests)
+    ]
+    return list(model._prepared_batches(requests, plan_batches(planned, 3), [None] * len(requests)))
+
+
+def test_pool_tensors_are_identical_to_the_inline_path(pooled, inline, media):
+    docs = media[:7]  # images, RGBA, multi-image sets, videos
+    requests = _requests(docs) + [loglikelihood_request(len(docs), "Is it red?", "Yes")]
+    docs = docs + [media[0]]
+    attach_docs(pooled, docs)
+    attach_docs(inline, docs)
+    batches = _prepared(pooled, docs, requests)
+    assert len(batches) >= 4 and all(encoded is not None for _b, _s, encoded in batches)
+    for batch, samples, encoded in batches:
+        reference_samples = inline._prepare(requests, batch, [None] * len(requests))
+        reference = inline._processor_inputs(inline.processor, reference_samples)
+        assert [s.prompt for s in samples] == [s.prompt for s in reference_samples]
+        assert [s.continuation for s in samples] == [s.continuation for s in reference_samples]
+        assert sorted(encoded.keys()) == sorted(reference.keys())
+        for key in reference:
+            assert encoded[key].dtype == reference[key].dtype, key
+            assert torch.equal(encoded[key], reference[key]), key
+        # the rare re-encode after a split decodes the sample again in this process: same tensors
+        again = pooled._processor_inputs(pooled.processor, [pooled._with_visuals(s) for s in samples])
+        assert all(torch.equal(again[key], reference[key]) for key in reference)
+
+
+def test_a_sample_that_kills_its_worker_costs_only_itself(pooled, inline, media):
+    class KillsTheWorker:
+        """Unpickling it ends the worker process, as a decoder segfault would."""
+
+        size = (64, 64)
+
+        def __reduce__(self):
+            return (os._exit, (7,))
+
+    docs = [media[0], {"visuals": [KillsTheWorker()]}, media[1], media[5]]
+    attach_docs(pooled, docs)
+    pooled.errors.records.clear()
+    answers = pooled.generate_until(_requests(docs))
+    attach_docs(inline, docs)  # the inline run never reads doc 1
+    expected = inline.generate_until([_requests(docs)[i] for i in (0, 2, 3)])
+    assert [answers[i] for i in (0, 2, 3)] == expected
+    assert [(r.doc_id, r.cause) for r in pooled.errors.records] == [(1, WORKER_DIED)]
+
+
+def test_a_pil_backend_processor_prepares_identically_after_pickling(inline, media, tiny_ov_dir):
+    """Workers get the adapter's processor by pickle, whatever its image backend."""
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+        LlavaOnevisionImageProcessorPil,
+    )
+
+    processor = copy.deepcopy(inline.processor)
+    processor.image_processor = LlavaOnevisionImageProcessorPil.from_pretrained(str(tiny_ov_dir))
+    preparer = BatchPreparer(LlavaOneVision, inline.args, pickle.dumps(processor))
+    assert type(preparer.view.processor.image_processor) is LlavaOnevisionImageProcessorPil
+    preparer.pipe_tensors = True  # the path taken when /dev/shm is too small: tensors as bytes
+    requests = _requests(media[:2])
+    attach_docs(inline, media[:2])
+    jobs = [job for _i, job in inline._sample_jobs(requests, [_Item(0), _Item(1)])]
+    result = preparer(jobs)
+    reference = inline._processor_inputs(
+        processor, inline._prepare(requests, [_Item(0), _Item(1)], [None] * 2)
+    )
+    encoded = torch_tensors(result.encoded)
+    assert all(torch.equal(encoded[key], reference[key]) for key in reference)
+
+
+class _Item:
+    def __init__(self, index: int) -> None:
+        self.index = index
