@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
-from ov_eval.testing.media import write_video
 from pool_helpers import Echo
 
+from ov_eval.demo.media import write_video
 from ov_eval.models.batching import plan_batches
 from ov_eval.models.llava_onevision import WORKER_DIED, LlavaOneVision
 from ov_eval.models.model_args import AdapterArgs
