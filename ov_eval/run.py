@@ -337,11 +337,11 @@ def own_results_file(before: set[Path], output_path: Path) -> Path | None:
 def cmd_run(args: argparse.Namespace) -> int:
     if refuse_broken_environment():
         return 1
-    check_arguments(args)  # the cheap checks first, then the seconds-long data preflight
+    check_arguments(args)  # cheap checks, then the seconds-long data preflight: nothing is written before
+    if not preflight_passes(args):  # it passes (not even --output_path)
+        return 2
     lock = lock_output_path(args.output_path)
     try:
-        if not preflight_passes(args):
-            return 2
         return _run_locked(args, lock)
     finally:
         os.close(lock)
