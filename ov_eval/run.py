@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_eval.judge import add_judge_arguments, judge_env_from_args
-from ov_eval.judge.accounting import read_accounting
+from ov_eval.judge.accounting import merge_into_results
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
 from ov_eval.provenance import run_provenance
@@ -372,9 +372,7 @@ def _run_locked(args: argparse.Namespace, lock: int) -> int:
         return rc or 1
     counts, details = merge_errors_into_results(results_path, records)
     print(summary_line(counts, details))
-    judged = read_accounting(judge_dir)
-    if judged:
-        update_ov_eval_section(results_path, {"judge": judged})
+    judged = merge_into_results(results_path, judge_dir)
     # versions, git commit, the adapter's effective settings
     update_ov_eval_section(results_path, {"provenance": run_provenance(error_dir)})
     for task, acc in judged.items():
