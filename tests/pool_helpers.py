@@ -11,14 +11,14 @@ from ov_eval.models.preprocess_pool import PreprocessPool
 
 
 class Echo:
-    """A worker state: ``("sleep", s, value)`` sleeps then answers, ``("die", ...)`` kills the worker
+    """A worker state: ``("sleep", s, value)`` sleeps then answers, ``("die", s, ...)`` sleeps then kills the worker
     the way a decoder segfault would (no exception, the process is just gone)."""
 
     def __call__(self, payload):
         kind, seconds, value = payload
+        time.sleep(seconds)
         if kind == "die":
             os._exit(3)
-        time.sleep(seconds)
         return (value, os.getpid())
 
 

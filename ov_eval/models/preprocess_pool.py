@@ -207,6 +207,7 @@ class PreprocessPool:
         self._factory = factory
         self._factory_args = factory_args
         self._executor: ProcessPoolExecutor | None = None
+        self.generation = 0  # bumped by terminate(): which executor a future was submitted to
 
     # -- lifecycle
     def _pool(self) -> ProcessPoolExecutor:
@@ -237,6 +238,7 @@ class PreprocessPool:
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        self.generation += 1
         processes = list((getattr(executor, "_processes", None) or {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
@@ -264,20 +266,28 @@ class PreprocessPool:
         is yielded in its place; later payloads go to a fresh pool. If the consumer stops early (an
         exception or Ctrl-C in the model loop), the workers are terminated."""
         upcoming = iter(items)
-        pending: deque[tuple[Any, Any, Future | None]] = deque()
+        pending: deque[tuple[Any, Any, Future | None, int]] = deque()
 
         def submit_next() -> None:
             item = next(upcoming, None)
-            if item is not None:
-                key, payload = item
-                pending.append((key, payload, self.submit(payload)))
+            if item is None:
+                return
+            key, payload = item
+            try:
+                future = self.submit(payload)
+            except BrokenProcessPool:
+                # a worker died after the last result was taken: this payload goes to a fresh pool;
+                # the futures of the broken one fail when their turn comes and are redone then
+                self.terminate()
+                future = self.submit(payload)
+            pending.append((key, payload, future, self.generation))
 
         finished = False
         try:
             for _ in range(max(1, in_flight)):
                 submit_next()
             while pending:
-                key, payload, future = pending.popleft()
+                key, payload, future, generation = pending.popleft()
                 try:
                     result = future.result() if future is not None else on_broken(key, payload)
                 except (BrokenProcessPool, CancelledError) as exc:
@@ -285,8 +295,11 @@ class PreprocessPool:
                         f"[ov-eval] a preprocessing worker died ({type(exc).__name__}: {exc}); "
                         "preparing the batches in flight again"
                     )
-                    pending = deque((k, p, _kept(f)) for k, p, f in pending)
-                    self.terminate()  # a broken executor takes no more work; the next submit starts one
+                    # futures of the broken executor are redone unless they finished in time;
+                    # those of a fresh executor started since then are healthy and kept
+                    pending = deque((k, p, _kept(f) if g == generation else f, g) for k, p, f, g in pending)
+                    if generation == self.generation:
+                        self.terminate()  # a broken executor takes no more work; the next submit starts one
                     result = on_broken(key, payload)
                 yield key, result
                 submit_next()
