@@ -66,6 +66,26 @@ def test_a_dying_worker_costs_only_its_payload(echo_pool):
     assert all(value[0] == key for key, value in results if key not in redone)
 
 
+def test_a_worker_death_noticed_at_submit_costs_only_its_payload(echo_pool):
+    """The pool can break while the consumer holds a result: the next submit then meets a broken
+    executor. That payload goes to a fresh pool; only the dead worker's payload is redone."""
+    redone = []
+
+    def on_broken(key, payload):
+        redone.append(key)
+        return ("redone", payload[0])
+
+    items = [(0, ("sleep", 0.0, 0)), (1, ("die", 0.5, 1))] + [(i, ("sleep", 0.0, i)) for i in range(2, 5)]
+    results = []
+    for key, value in echo_pool.ordered(items, in_flight=2, on_broken=on_broken):
+        results.append((key, value))
+        if key == 0:
+            time.sleep(2.0)  # the worker running payload 1 dies meanwhile; the next submit meets it
+    assert [key for key, _ in results] == list(range(5))
+    assert redone == [1]
+    assert all(value[0] == key for key, value in results if key != 1)
+
+
 def _child(mode: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(TESTS / "pool_helpers.py"), mode],
@@ -266,3 +286,40 @@ def test_a_pil_backend_processor_prepares_identically_after_pickling(inline, med
 class _Item:
     def __init__(self, index: int) -> None:
         self.index = index
+
+
+def test_unpadded_crops_reach_the_tower_and_answer_as_the_ports_padded_batch(inline, media):
+    """Crops travel concatenated, not padded to the batch's largest crop count: the reference is
+    the port's own processor output (padded, ``do_pad`` default) fed to the same HF model."""
+    docs = media[:3]  # 800x600, 300x500, 1024x256 RGBA: different crop counts in one batch
+    requests = _requests(docs)
+    attach_docs(inline, docs)
+    samples = inline._prepare(requests, [_Item(i) for i in range(len(docs))], [None] * len(docs))
+    ours = inline._processor_inputs(inline.processor, samples)
+    padded = inline.processor(
+        text=[s.prompt for s in samples],
+        images=[s.visuals.images for s in samples],
+        padding=True,
+        return_tensors="pt",
+    )
+    crops = [int((p.flatten(1) != 0).any(1).sum()) for p in padded["pixel_values"]]
+    assert padded["pixel_values"].dim() == 5 and len(set(crops)) > 1, "the batch must need padding"
+    assert ours["pixel_values"].shape[0] == sum(crops) < padded["pixel_values"].shape[:2].numel()
+    assert torch.equal(
+        ours["pixel_values"], torch.cat([p[:n] for p, n in zip(padded["pixel_values"], crops, strict=True)])
+    )
+    for key in ("input_ids", "attention_mask", "image_sizes", "batch_num_images"):
+        assert torch.equal(ours[key], padded[key]), key
+
+    hf_model = inline.model
+    seen = []
+    hook = hf_model.model.vision_tower.register_forward_pre_hook(
+        lambda _module, args: seen.append(args[0].detach().clone())
+    )
+    try:
+        with torch.no_grad():
+            logits = [hf_model(**inputs).logits for inputs in (ours, padded)]
+    finally:
+        hook.remove()
+    assert torch.equal(seen[0], seen[1])
+    assert torch.equal(logits[0], logits[1])

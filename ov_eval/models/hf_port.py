@@ -33,6 +33,7 @@ paper's numbers, we follow the original (docs/hf_port_vs_original.md has the fac
 from __future__ import annotations
 
 import types
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,16 @@ def check_processor(processor: LlavaOnevisionProcessor, where: str) -> None:
         raise ValueError(
             f"{where}: processor does not match LLaVA-OneVision's settings: {'; '.join(problems)}"
         )
+
+
+def concatenated_crops(per_image: Sequence[Any]) -> np.ndarray:
+    """The crops of every image of a batch as one ``(total crops, 3, H, W)`` array.
+
+    This is the unpadded layout ``get_image_features`` also accepts (its input after it has cut
+    the padding away), built from the processor's ``do_pad=False`` output: one
+    ``(crops of that image, 3, H, W)`` array (or CPU tensor) per image.
+    """
+    return np.concatenate([np.asarray(crops) for crops in per_image], axis=0)
 
 
 def resize_frames_like_original(frames: np.ndarray, size: dict[str, int]) -> np.ndarray:

@@ -47,11 +47,13 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from loguru import logger
 from tqdm import tqdm
+from transformers import BatchFeature
 
 from ov_eval import lmms_patches
 from ov_eval.models.batching import PlannedRequest, plan_batches, settings_key
 from ov_eval.models.errors import ERROR_MARKER, FAILED_LOGLIKELIHOOD, ErrorLog, ErrorRecord, SampleError
 from ov_eval.models.hf_port import (
+    concatenated_crops,
     load_model,
     load_processor,
     resize_frames_like_original,
@@ -374,19 +376,32 @@ class LlavaOneVision(lmms):
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
-    def _processor_inputs(self, processor, samples: Sequence[PreparedSample]) -> dict[str, torch.Tensor]:
-        """Tokenize prompts and turn visuals into pixel tensors on the CPU (the expensive CPU step)."""
+    def _processor_inputs(self, processor, samples: Sequence[PreparedSample]) -> BatchFeature:
+        """Tokenize prompts and turn visuals into pixel tensors on the CPU (the expensive CPU step).
+
+        Image crops come back concatenated over the batch, ``(crops, 3, H, W)``, not padded to the
+        crop count of the batch's largest image: the port's model accepts both layouts and drops the
+        padding itself before the vision tower (``get_image_features`` cuts each image to the crop
+        count its ``image_sizes`` imply), so the tower sees the same pixels either way, while the
+        padding would be built, copied between processes and moved to the GPU for nothing (a batch
+        holding one 2304x1728 image pads every image to 31 crops, mostly zeros).
+        """
         has_images = any(s.visuals.images for s in samples)
         videos = [video for s in samples for video in s.visuals.videos]
         if self.args.image_backend == "pil":
             videos = [resize_frames_like_original(v, processor.video_processor.size) for v in videos]
-        return processor(
+        encoded = processor(
             text=[s.prompt for s in samples],
             images=[s.visuals.images for s in samples] if has_images else None,
             videos=videos or None,
             padding=True,
-            return_tensors="pt",
+            do_pad=False,
+            return_tensors=None,
         )
+        data = dict(encoded)
+        if "pixel_values" in data:
+            data["pixel_values"] = concatenated_crops(data["pixel_values"])
+        return BatchFeature(data, tensor_type="pt")
 
     def _to_device(self, inputs) -> dict[str, torch.Tensor]:
         inputs = inputs.to(self.device)
