@@ -12,7 +12,9 @@ with torch's default intra-op threads), ``W`` >= 1 = that many worker processes
 batch before the clock starts); dataset reads, job pickling and the transfer of the
 encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
 preparation itself, so ``1 / it`` is the rate one free core sustains, whatever else
-the machine was doing: the number to multiply by a GPU machine's cores.
+the machine was doing: the number to multiply by a GPU machine's cores. ``main CPU
+ms/sample`` is this process's share (all its threads), the serial part no worker
+count removes: ``1000 / it`` bounds the rate of any pool.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class PrepMeasurement:
     samples: int
     wall_s: float
     worker_cpu_s: float  # CPU time inside the preparation (all workers together)
-    main_s: float  # this process: dataset reads and job building (the adapter's share)
+    main_cpu_s: float  # this process's CPU over the timed loop, all its threads: dataset reads, job
+    # pickling, receiving the tensors (with 0 workers: the whole preparation); the serial share
+    returned_bytes: int  # encoded tensors handed back (pixel values dominate)
     pickled_bytes: int  # jobs sent to workers (PIL images travel as raw pixels)
     pickle_s: float  # time to pickle those jobs once, in this process
 
@@ -53,12 +57,15 @@ class PrepMeasurement:
 
 
 class TimedPreparer(BatchPreparer):
-    """``BatchPreparer`` that also returns the CPU time its call took in the worker."""
+    """``BatchPreparer`` that also returns the CPU time its call took in the worker and the size of
+    the tensors it hands back."""
 
-    def __call__(self, jobs) -> tuple[BatchResult, float]:  # type: ignore[override]
+    def __call__(self, jobs) -> tuple[BatchResult, float, int]:  # type: ignore[override]
         start = time.process_time()
         result = super().__call__(jobs)
-        return result, time.process_time() - start
+        cpu = time.process_time() - start
+        encoded = result.encoded or {}
+        return result, cpu, sum(int(v.nbytes) for v in encoded.values() if hasattr(v, "nbytes"))
 
 
 def _view(pretrained: str, batch_size: int, docs: list[dict]) -> LlavaOneVision:
@@ -95,24 +102,22 @@ def measure_workload(
     start = time.perf_counter()
     payload = pickle.dumps(all_jobs)
     pickle_s = time.perf_counter() - start
-    main_s = cpu_s = 0.0
+    cpu_s = 0.0
+    returned = 0
 
     def stream():
-        nonlocal main_s
         for i, batch in enumerate(batches):
-            t0 = time.perf_counter()
-            jobs = _jobs(view, requests, batch)
-            main_s += time.perf_counter() - t0
-            yield i, jobs
+            yield i, _jobs(view, requests, batch)
 
     if workers == 0:
         preparer = TimedPreparer(LlavaOneVision, view.args, pickle.dumps(view.processor))
         preparer(all_jobs[0])  # warm-up, as for the workers
-        start = time.perf_counter()
+        start, main_start = time.perf_counter(), time.process_time()
         for _i, jobs in stream():
-            _result, cpu = preparer(jobs)
+            _result, cpu, size = preparer(jobs)
             cpu_s += cpu
-        wall = time.perf_counter() - start
+            returned += size
+        wall, main_cpu = time.perf_counter() - start, time.process_time() - main_start
     else:
         pool = PreprocessPool(
             workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor))
@@ -121,10 +126,13 @@ def measure_workload(
             warm = [pool.submit(all_jobs[i % len(all_jobs)]) for i in range(workers)]
             for future in warm:
                 future.result()
-            start = time.perf_counter()
-            for _i, (_result, cpu) in pool.ordered(stream(), in_flight=max(2, workers), on_broken=_refuse):
+            start, main_start = time.perf_counter(), time.process_time()
+            for _i, (_result, cpu, size) in pool.ordered(
+                stream(), in_flight=max(2, workers), on_broken=_refuse
+            ):
                 cpu_s += cpu
-            wall = time.perf_counter() - start
+                returned += size
+            wall, main_cpu = time.perf_counter() - start, time.process_time() - main_start
         finally:
             pool.close()
     return PrepMeasurement(
@@ -133,7 +141,8 @@ def measure_workload(
         samples=len(workload),
         wall_s=wall,
         worker_cpu_s=cpu_s,
-        main_s=main_s,
+        main_cpu_s=main_cpu,
+        returned_bytes=returned,
         pickled_bytes=len(payload),
         pickle_s=pickle_s,
     )

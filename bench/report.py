@@ -184,8 +184,8 @@ def format_preprocessing(
         "process; start-up excluded):",
         "",
         "| workload | workers | samples/s | vs 1 worker | worker CPU s/sample | 1-core samples/s | "
-        "main ms/sample | jobs pickled per sample |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "main CPU ms/sample | jobs pickled per sample | tensors back per sample |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     one = {m.workload: m.samples_per_s for m in prep if m.workers == 1}
     for m in prep:
@@ -193,8 +193,8 @@ def format_preprocessing(
         per_core = f"{1 / m.cpu_s_per_sample:.1f}" if m.worker_cpu_s > 0 else "–"
         lines.append(
             f"| {m.workload} | {m.workers} | {m.samples_per_s:.2f} | {ratio} | {m.cpu_s_per_sample:.3f} | "
-            f"{per_core} | {1000 * m.main_s / m.samples:.1f} | {m.pickled_bytes / m.samples / 2**20:.2f} MiB "
-            f"in {1000 * m.pickle_s / m.samples:.1f} ms |"
+            f"{per_core} | {1000 * m.main_cpu_s / m.samples:.1f} | {m.pickled_bytes / m.samples / 2**20:.2f} MiB "
+            f"in {1000 * m.pickle_s / m.samples:.1f} ms | {m.returned_bytes / m.samples / 2**20:.2f} MiB |"
         )
     model = {m.workload: m for m in measurements if m.variant.label == OURS_BATCHED}
     overlapped = {m.workload: m for m in measurements if m.variant.label == OURS_OVERLAPPED}

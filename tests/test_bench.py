@@ -165,6 +165,16 @@ def test_preprocessing_ceiling_runs_the_adapters_preparation_beside_the_model_ra
     # the first single image is 800x600 RGB: its raw pixels (1,440,000 bytes) travel to a worker
     assert 800 * 600 * 3 <= image.pickled_bytes < 800 * 600 * 3 + 10_000
     assert video.pickled_bytes < 10_000  # a video travels as its path
+    # the tensors handed back are the image's own crops (no batch padding) and the token ids
+    from transformers import AutoConfig
+    from transformers.models.llava_onevision.modeling_llava_onevision import image_size_to_num_patches
+
+    config = AutoConfig.from_pretrained(result.checkpoint)
+    crops = image_size_to_num_patches((600, 800), config.image_grid_pinpoints, 384)
+    pixels = crops * 3 * 384 * 384 * 4  # float32
+    assert pixels <= image.returned_bytes < pixels + 200_000
+    # with 0 workers this process does all the work: its CPU covers the preparation's
+    assert image.main_cpu_s >= 0.9 * image.worker_cpu_s
     table = format_preprocessing(prep, result.measurements)
     for name in ("single_image", "video"):
         row = next(

@@ -323,3 +323,22 @@ def test_unpadded_crops_reach_the_tower_and_answer_as_the_ports_padded_batch(inl
         hook.remove()
     assert torch.equal(seen[0], seen[1])
     assert torch.equal(logits[0], logits[1])
+
+
+def test_workers_hand_back_pixels_in_the_models_dtype(inline, media):
+    """For a bf16 model the worker casts the pixels (half the bytes to move); the values are what
+    the inline path's cast after the transfer gives, and token ids are untouched."""
+    preparer = BatchPreparer(LlavaOneVision, inline.args, pickle.dumps(inline.processor), torch.bfloat16)
+    preparer.pipe_tensors = False
+    attach_docs(inline, media)
+    requests = _requests(media)
+    for group, key in (([0, 1], "pixel_values"), ([5], "pixel_values_videos")):
+        items = [_Item(i) for i in group]
+        jobs = [job for _i, job in inline._sample_jobs(requests, items)]
+        encoded = preparer(jobs).encoded
+        reference = inline._processor_inputs(
+            inline.processor, inline._prepare(requests, items, [None] * len(media))
+        )
+        assert reference[key].dtype == torch.float32 and encoded[key].dtype == torch.bfloat16
+        assert torch.equal(encoded[key], reference[key].to(torch.bfloat16)), key
+        assert torch.equal(encoded["input_ids"], reference["input_ids"])

@@ -53,6 +53,7 @@ from ov_eval import lmms_patches
 from ov_eval.models.batching import PlannedRequest, plan_batches, settings_key
 from ov_eval.models.errors import ERROR_MARKER, FAILED_LOGLIKELIHOOD, ErrorLog, ErrorRecord, SampleError
 from ov_eval.models.hf_port import (
+    PIXEL_KEYS,
     concatenated_crops,
     load_model,
     load_processor,
@@ -405,7 +406,7 @@ class LlavaOneVision(lmms):
 
     def _to_device(self, inputs) -> dict[str, torch.Tensor]:
         inputs = inputs.to(self.device)
-        for key in ("pixel_values", "pixel_values_videos"):
+        for key in PIXEL_KEYS:
             if key in inputs:
                 inputs[key] = inputs[key].to(self._model.dtype)
         return inputs
@@ -507,7 +508,7 @@ class LlavaOneVision(lmms):
 
     def _preprocess_pool(self) -> PreprocessPool:
         if self._pool is None:
-            factory_args = (type(self), self.args, pickle.dumps(self.processor))
+            factory_args = (type(self), self.args, pickle.dumps(self.processor), self._model.dtype)
             self._pool = PreprocessPool(self.preprocess_workers, BatchPreparer, factory_args)
             logger.info(f"[ov-eval] preparing batches in {self.preprocess_workers} worker processes")
         return self._pool

@@ -47,6 +47,7 @@ from typing import Any
 from loguru import logger
 
 from ov_eval.models.errors import SampleError
+from ov_eval.models.hf_port import PIXEL_KEYS
 
 START_METHOD = "spawn"
 PARENT_POLL_S = 1.0
@@ -136,13 +137,20 @@ class BatchPreparer:
     """Runs in a worker: the adapter's own preparation methods (``_build_from_job``,
     ``_processor_inputs``) on a model-less instance."""
 
-    def __init__(self, adapter_class: type, args: Any, processor_bytes: bytes) -> None:
+    def __init__(
+        self, adapter_class: type, args: Any, processor_bytes: bytes, pixel_dtype: Any = None
+    ) -> None:
+        """``pixel_dtype``: the model's dtype. Pixel tensors are cast to it here, where the cast is
+        spread over the workers, instead of after the transfer: half the bytes through shared
+        memory and to the GPU for a bf16/fp16 model, and the same values (a float32 -> bf16 cast
+        rounds to nearest-even on any device)."""
         view = adapter_class.__new__(adapter_class)  # no model, no accelerator: only what preparation reads
         view.args = args
         view.processor = pickle.loads(processor_bytes)
         view.tokenizer = view.processor.tokenizer
         self.view = view
         self.pipe_tensors = not shared_memory_has_room()
+        self.pixel_dtype = pixel_dtype
 
     def build(self, job: SampleJob) -> Any:
         return self.view._build_from_job(job)
@@ -163,8 +171,12 @@ class BatchPreparer:
                 result.encoded = self.view._processor_inputs(self.view.processor, samples)
             except Exception:  # noqa: BLE001 - as inline: the model step re-encodes and isolates the culprit
                 result.encoded = None
-        if self.pipe_tensors:
+        if self.pipe_tensors:  # numpy has no bfloat16: the pipe carries the processor's float32
             result.encoded = _numpy_tensors(result.encoded)
+        elif result.encoded is not None and self.pixel_dtype is not None:
+            for key in PIXEL_KEYS:
+                if key in result.encoded and result.encoded[key].is_floating_point():
+                    result.encoded[key] = result.encoded[key].to(self.pixel_dtype)
         for sample in samples:
             sample.visuals = None  # decoded frames are large and only the encoded tensors are used
         return result
