@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "none given = skip it",
     )
     parser.add_argument("--preprocess-samples", type=int, default=None, help="default 12 cpu / 64 cuda")
+    parser.add_argument(
+        "--preprocess-rounds",
+        type=int,
+        default=None,
+        help="passes over the worker counts; ratios are per pass, their median is reported; default 3 cpu / 1 cuda",
+    )
     parser.add_argument("--preprocess-only", action="store_true", help="only the preprocessing ceiling")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-append", action="store_true", help="print only; leave RESULTS.md alone")
@@ -78,6 +84,7 @@ def options_from(args: argparse.Namespace) -> Options:
             default_worker_counts() if args.preprocess_workers is None else args.preprocess_workers
         ),
         preprocess_samples=args.preprocess_samples or (64 if cuda else 12),
+        preprocess_rounds=args.preprocess_rounds or (1 if cuda else 3),
         preprocess_only=args.preprocess_only,
     )
 
@@ -91,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     prep_settings = (
         f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "
-        f"workers {list(options.preprocess_workers)}; load average before the run {load_before[0]:.1f} / "
+        f"workers {list(options.preprocess_workers)}, {options.preprocess_rounds} round(s), pixels handed back "
+        f"in {options.dtype}; load average before the run {load_before[0]:.1f} / "
         f"{load_before[1]:.1f} / {load_before[2]:.1f}"
     )
     if options.preprocess_only:

@@ -58,6 +58,7 @@ class Options:
     matmul_size: int = 2048
     preprocess_workers: tuple[int, ...] = ()  # worker counts of the ceiling; () = skip it
     preprocess_samples: int = 12
+    preprocess_rounds: int = 1
     preprocess_only: bool = False
 
 
@@ -109,8 +110,14 @@ def run_preprocessing(options: Options, checkpoint: Path) -> list[PrepMeasuremen
         workload_builders.build(name, options.preprocess_samples, options.cache_dir / "media")
         for name in options.workloads
     ]
+    dtype = getattr(torch, options.dtype)
     return preprocess.measure(
-        loads, list(options.preprocess_workers), pretrained=checkpoint, batch_size=options.batch_size
+        loads,
+        list(options.preprocess_workers),
+        pretrained=checkpoint,
+        batch_size=options.batch_size,
+        pixel_dtype=None if dtype == torch.float32 else dtype,
+        rounds=options.preprocess_rounds,
     )
 
 

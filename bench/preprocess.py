@@ -25,13 +25,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from bench.runners import SPLIT, TASK, requests_for
 from bench.workloads import Workload
 from ov_eval.models.batching import plan_batches, settings_key
 from ov_eval.models.hf_port import load_processor
 from ov_eval.models.llava_onevision import LlavaOneVision
 from ov_eval.models.model_args import AdapterArgs
-from ov_eval.models.preprocess_pool import BatchPreparer, BatchResult, PreprocessPool
+from ov_eval.models.preprocess_pool import BatchPreparer, BatchResult, PreprocessPool, batches_in_flight
+
+PREFETCH_BATCHES = AdapterArgs.prefetch_batches  # the adapter's default slack
 
 
 @dataclass
@@ -46,6 +50,7 @@ class PrepMeasurement:
     returned_bytes: int  # encoded tensors handed back (pixel values dominate)
     pickled_bytes: int  # jobs sent to workers (PIL images travel as raw pixels)
     pickle_s: float  # time to pickle those jobs once, in this process
+    round: int = 0  # which pass over the worker counts (rounds interleave them to share drift)
 
     @property
     def samples_per_s(self) -> float:
@@ -93,7 +98,13 @@ def _jobs(view: LlavaOneVision, requests, batch) -> list:
 
 
 def measure_workload(
-    workload: Workload, workers: int, *, pretrained: str, batch_size: int
+    workload: Workload,
+    workers: int,
+    *,
+    pretrained: str,
+    batch_size: int,
+    pixel_dtype: torch.dtype | None = None,
+    round_: int = 0,
 ) -> PrepMeasurement:
     view = _view(pretrained, batch_size, workload.docs)
     requests = requests_for(workload, max_new_tokens=1)
@@ -110,7 +121,7 @@ def measure_workload(
             yield i, _jobs(view, requests, batch)
 
     if workers == 0:
-        preparer = TimedPreparer(LlavaOneVision, view.args, pickle.dumps(view.processor))
+        preparer = TimedPreparer(LlavaOneVision, view.args, pickle.dumps(view.processor), pixel_dtype)
         preparer(all_jobs[0])  # warm-up, as for the workers
         start, main_start = time.perf_counter(), time.process_time()
         for _i, jobs in stream():
@@ -120,7 +131,7 @@ def measure_workload(
         wall, main_cpu = time.perf_counter() - start, time.process_time() - main_start
     else:
         pool = PreprocessPool(
-            workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor))
+            workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor), pixel_dtype)
         )
         try:
             warm = [pool.submit(all_jobs[i % len(all_jobs)]) for i in range(workers)]
@@ -128,7 +139,7 @@ def measure_workload(
                 future.result()
             start, main_start = time.perf_counter(), time.process_time()
             for _i, (_result, cpu, size) in pool.ordered(
-                stream(), in_flight=max(2, workers), on_broken=_refuse
+                stream(), in_flight=batches_in_flight(workers, PREFETCH_BATCHES), on_broken=_refuse
             ):
                 cpu_s += cpu
                 returned += size
@@ -145,6 +156,7 @@ def measure_workload(
         returned_bytes=returned,
         pickled_bytes=len(payload),
         pickle_s=pickle_s,
+        round=round_,
     )
 
 
@@ -153,11 +165,28 @@ def _refuse(_key, _payload):
 
 
 def measure(
-    workloads: list[Workload], worker_counts: list[int], *, pretrained: str | Path, batch_size: int
+    workloads: list[Workload],
+    worker_counts: list[int],
+    *,
+    pretrained: str | Path,
+    batch_size: int,
+    pixel_dtype: torch.dtype | None = None,
+    rounds: int = 1,
 ) -> list[PrepMeasurement]:
+    """Every workload at every worker count, ``rounds`` times. A round measures the counts one
+    after the other, so a drift of the machine's speed (other tenants, clock changes) lands on
+    all counts of a round alike; ratios are taken within a round and their median reported."""
     return [
-        measure_workload(workload, workers, pretrained=str(pretrained), batch_size=batch_size)
+        measure_workload(
+            workload,
+            workers,
+            pretrained=str(pretrained),
+            batch_size=batch_size,
+            pixel_dtype=pixel_dtype,
+            round_=round_,
+        )
         for workload in workloads
+        for round_ in range(rounds)
         for workers in worker_counts
     ]
 

@@ -12,6 +12,7 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import torch
 
@@ -170,31 +171,53 @@ def append(path: Path, section: str) -> None:
         handle.write("\n" + section)
 
 
+def _grouped(prep: list[PrepMeasurement]) -> dict[tuple[str, int], list[PrepMeasurement]]:
+    """Measurements by (workload, workers), in first-seen order; one per round."""
+    groups: dict[tuple[str, int], list[PrepMeasurement]] = {}
+    for m in prep:
+        groups.setdefault((m.workload, m.workers), []).append(m)
+    return groups
+
+
 def format_preprocessing(
     prep: list[PrepMeasurement],
     measurements: list[Measurement],
-    machine_scaling: dict[int, float] | None = None,
+    machine_scaling: dict[str, dict[int, float]] | None = None,
 ) -> str:
     """The preprocessing ceiling per worker count, and beside it the model-only rate (samples / time
     inside ``generate`` of ``ours_batched``, where nothing else overlaps it): the lower one bounds."""
     if not prep:
         return ""
+    rounds = max(m.round for m in prep) + 1
     lines = [
         "Preprocessing ceiling (the adapter's preparation, no model; 0 workers = one thread in the main "
-        "process; start-up excluded):",
+        "process; start-up excluded"
+        + (
+            f"; medians of {rounds} rounds, *vs 1 worker* = median of the per-round ratios (range)):"
+            if rounds > 1
+            else "):"
+        ),
         "",
         "| workload | workers | samples/s | vs 1 worker | worker CPU s/sample | 1-core samples/s | "
         "main CPU ms/sample | jobs pickled per sample | tensors back per sample |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    one = {m.workload: m.samples_per_s for m in prep if m.workers == 1}
-    for m in prep:
-        ratio = f"{m.samples_per_s / one[m.workload]:.2f}x" if m.workload in one and m.workers else "–"
-        per_core = f"{1 / m.cpu_s_per_sample:.1f}" if m.worker_cpu_s > 0 else "–"
+    for (workload, workers), rows in _grouped(prep).items():
+        ones = {m.round: m.samples_per_s for m in prep if m.workload == workload and m.workers == 1}
+        ratios = [m.samples_per_s / ones[m.round] for m in rows if m.round in ones]
+        ratio = "–"
+        if workers and ratios:
+            ratio = f"{median(ratios):.2f}x"
+            if len(ratios) > 1 and workers != 1:
+                ratio += f" ({min(ratios):.2f}-{max(ratios):.2f})"
+        cpu_per_sample = median(m.cpu_s_per_sample for m in rows)
+        per_core = f"{1 / cpu_per_sample:.1f}" if cpu_per_sample > 0 else "–"
+        first = rows[0]
         lines.append(
-            f"| {m.workload} | {m.workers} | {m.samples_per_s:.2f} | {ratio} | {m.cpu_s_per_sample:.3f} | "
-            f"{per_core} | {1000 * m.main_cpu_s / m.samples:.1f} | {m.pickled_bytes / m.samples / 2**20:.2f} MiB "
-            f"in {1000 * m.pickle_s / m.samples:.1f} ms | {m.returned_bytes / m.samples / 2**20:.2f} MiB |"
+            f"| {workload} | {workers} | {median(m.samples_per_s for m in rows):.2f} | {ratio} | "
+            f"{cpu_per_sample:.3f} | {per_core} | {median(1000 * m.main_cpu_s / m.samples for m in rows):.1f} | "
+            f"{first.pickled_bytes / first.samples / 2**20:.2f} MiB in {1000 * first.pickle_s / first.samples:.1f} ms | "
+            f"{first.returned_bytes / first.samples / 2**20:.2f} MiB |"
         )
     model = {m.workload: m for m in measurements if m.variant.label == OURS_BATCHED}
     overlapped = {m.workload: m for m in measurements if m.variant.label == OURS_OVERLAPPED}
@@ -205,21 +228,29 @@ def format_preprocessing(
             "|---|---:|---:|---:|---|",
         ]
         for name, m in model.items():
-            best = max((p for p in prep if p.workload == name), key=lambda p: p.samples_per_s, default=None)
-            if best is None:
+            rates = {
+                w: median(m.samples_per_s for m in rows)
+                for (n, w), rows in _grouped(prep).items()
+                if n == name
+            }
+            if not rates:
                 continue
+            best_workers = max(rates, key=rates.__getitem__)
             model_rate = m.samples / m.counters.busy_s
             e2e = overlapped[name].samples_per_s if name in overlapped else float("nan")
-            bound = "model" if model_rate < best.samples_per_s else "preprocessing"
+            bound = "model" if model_rate < rates[best_workers] else "preprocessing"
             lines.append(
-                f"| {name} | {model_rate:.2f} | {best.samples_per_s:.2f} ({best.workers} workers) | "
+                f"| {name} | {model_rate:.2f} | {rates[best_workers]:.2f} ({best_workers} workers) | "
                 f"{e2e:.2f} | {bound} |"
             )
     if machine_scaling:
-        ratios = ", ".join(f"{w} processes {r:.2f}x" for w, r in sorted(machine_scaling.items()))
+        probes = "; ".join(
+            f"{probe}: " + ", ".join(f"{w} processes {r:.2f}x" for w, r in sorted(ratios.items()))
+            for probe, ratios in machine_scaling.items()
+        )
         lines += [
             "",
-            f"Machine scaling right after, pure-Python CPU loop (`bench/calibrate.py`) vs one process: {ratios}",
+            f"Machine scaling right after, probes sharing nothing (`bench/calibrate.py`) vs one process: {probes}",
         ]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import sys
@@ -19,7 +20,42 @@ class Echo:
         time.sleep(seconds)
         if kind == "die":
             os._exit(3)
+        if kind == "heap":
+            return (where_a_large_block_lives(value), os.getpid())
         return (value, os.getpid())
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def where_a_large_block_lives(megabytes: int) -> tuple[int, int]:
+    """Allocate and free a ``megabytes`` array; return (bytes glibc held in separate ``mmap``s while
+    the array lived, bytes of free memory glibc kept in its heap after the free). glibc's default
+    maps such a block on its own and unmaps it on free (every batch then page-faults its memory in
+    again); a process that keeps freed memory serves it from the heap and keeps it there."""
+    import numpy as np
+
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = _MallInfo2
+    block = np.ones(megabytes << 20, dtype=np.uint8)
+    mapped = mallinfo2().hblkhd
+    del block
+    return mapped, mallinfo2().fordblks
 
 
 def run_and_hang(mode: str) -> None:

@@ -181,3 +181,23 @@ def test_preprocessing_ceiling_runs_the_adapters_preparation_beside_the_model_ra
             line for line in table.splitlines() if line.startswith(f"| {name} |") and "workers)" in line
         )
         assert row.endswith(("| model |", "| preprocessing |")), row
+
+
+def test_ratios_are_taken_within_a_round_and_their_median_reported():
+    from bench.preprocess import PrepMeasurement
+    from bench.report import format_preprocessing
+
+    def row(workers, wall_s, round_):
+        # 12 samples in wall_s seconds; 0.1 CPU s per sample; 6 ms of main CPU per sample
+        return PrepMeasurement("video", workers, 12, wall_s, 1.2, 0.072, 144 << 20, 100, 0.0, round_)
+
+    # round 0: 1 worker 12 s, 2 workers 6.5 s -> 1.846x; round 1 (machine slower): 18 s vs 10 s -> 1.8x;
+    # round 2: 12 s vs 8 s -> 1.5x. Rates of 2 workers: 1.846, 1.2, 1.5 samples/s -> median 1.5.
+    prep = [row(1, 12, 0), row(2, 6.5, 0), row(1, 18, 1), row(2, 10, 1), row(1, 12, 2), row(2, 8, 2)]
+    table = format_preprocessing(prep, [])
+    assert "medians of 3 rounds" in table
+    two = next(line for line in table.splitlines() if line.startswith("| video | 2 |"))
+    cells = [c.strip() for c in two.strip("|").split("|")]
+    assert cells[2] == "1.50"  # median samples/s
+    assert cells[3] == "1.80x (1.50-1.85)"  # median of per-round ratios, not ratio of medians (1.5/1.0)
+    assert cells[4] == "0.100" and cells[6] == "6.0" and cells[8] == "12.00 MiB"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
-from pool_helpers import Echo
+from pool_helpers import Echo, where_a_large_block_lives
 
 from ov_eval.demo.media import write_video
 from ov_eval.models.batching import plan_batches
@@ -84,6 +84,17 @@ def test_a_worker_death_noticed_at_submit_costs_only_its_payload(echo_pool):
     assert [key for key, _ in results] == list(range(5))
     assert redone == [1]
     assert all(value[0] == key for key, value in results if key != 1)
+
+
+def test_workers_keep_the_memory_they_free(echo_pool):
+    """A batch's 20-60 MB arrays would otherwise be mapped and page-faulted in afresh every time
+    (glibc maps blocks that large on their own and unmaps them on free); workers serve them from
+    the heap and keep them. The reference is this process, which keeps glibc's defaults."""
+    size = 64 << 20
+    mapped, _kept = where_a_large_block_lives(64)
+    assert mapped >= size  # the default: a separate mapping, returned to the kernel on free
+    (((mapped, kept), _pid),) = [v for _k, v in echo_pool.ordered([(0, ("heap", 0.0, 64))], 1, None)]
+    assert mapped < size and kept >= size
 
 
 def _child(mode: str) -> subprocess.Popen:

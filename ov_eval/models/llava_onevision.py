@@ -66,6 +66,7 @@ from ov_eval.models.preprocess_pool import (
     BatchResult,
     PreprocessPool,
     SampleJob,
+    batches_in_flight,
     default_workers,
     prepare_isolated,
     torch_tensors,
@@ -532,7 +533,7 @@ class LlavaOneVision(lmms):
         def on_broken(_key, payload: list[SampleJob]) -> BatchResult:
             return prepare_isolated(pool, payload, WORKER_DIED)
 
-        in_flight = max(self.args.prefetch_batches, self.preprocess_workers)
+        in_flight = batches_in_flight(self.preprocess_workers, self.args.prefetch_batches)
         for (batch, jobs), result in pool.ordered(payloads(), in_flight, on_broken):
             outcomes = iter(result.outcomes)
             samples = []
