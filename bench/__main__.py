@@ -20,7 +20,7 @@ from bench.checkpoints import CONFIGS
 from bench.harness import Options, run_benchmark
 from bench.preprocess import default_worker_counts
 from bench.report import append, format_preprocessing, format_section, git_commit, machine
-from bench.workloads import WORKLOADS
+from bench.workloads import EXTRA_WORKLOADS, WORKLOADS
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -38,7 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=None, help="N of ours; default 3 cpu / 16 cuda")
     parser.add_argument("--prefetch-batches", type=int, default=2, help="of the overlapped variant")
     parser.add_argument("--max-new-tokens", type=int, default=16)
-    parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        choices=WORKLOADS + EXTRA_WORKLOADS,
+        default=list(WORKLOADS),
+        help="single_image_jpeg (not by default): the single images as JPEG in a datasets.Dataset",
+    )
     parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "ov_eval" / "bench")
     parser.add_argument("--init-std", type=float, default=0.02, help="random init of real-size configs")
     parser.add_argument(

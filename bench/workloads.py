@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,9 @@ from PIL import Image
 from ov_eval.demo.media import write_video
 
 WORKLOADS = ("single_image", "multi_image", "video")
+# not in the default set: the single images as JPEG bytes in a ``datasets.Dataset``, decoded when a row
+# is read, in the main process, as lmms-eval's datasets do; shows what that serial decode costs
+EXTRA_WORKLOADS = ("single_image_jpeg",)
 SINGLE_IMAGE_SIZES = [
     (800, 600),
     (1280, 720),
@@ -45,7 +49,7 @@ class Workload:
     """Docs in the shape lmms-eval hands to an adapter (``doc["visuals"]`` via ``doc_to_visual``)."""
 
     name: str
-    docs: list[dict] = field(default_factory=list)
+    docs: Any = field(default_factory=list)  # a list of dicts, or a datasets.Dataset
     prompts: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -70,6 +74,25 @@ def single_image(num_samples: int, seed: int = 0) -> Workload:
         work.docs.append({"visuals": [noise_image(width, height, rng)]})
         work.prompts.append(QUESTIONS[i % len(QUESTIONS)])
     return work
+
+
+def single_image_jpeg(num_samples: int, seed: int = 0) -> Workload:
+    """``single_image``'s pictures stored as JPEG (quality 90) in an ``Image`` column of a
+    ``datasets.Dataset``: reading ``docs[i]`` decodes the image in the reading process."""
+    import io
+
+    from datasets import Dataset, Features, Sequence
+    from datasets import Image as ImageFeature
+
+    pictures = single_image(num_samples, seed)
+    encoded = []
+    for doc in pictures.docs:
+        buffer = io.BytesIO()
+        doc["visuals"][0].save(buffer, format="JPEG", quality=90)
+        encoded.append([{"bytes": buffer.getvalue(), "path": None}])
+    features = Features({"visuals": Sequence(ImageFeature())})
+    docs = Dataset.from_dict({"visuals": encoded}, features=features)
+    return Workload("single_image_jpeg", docs=docs, prompts=pictures.prompts)
 
 
 def multi_image(num_samples: int, seed: int = 1) -> Workload:
@@ -107,4 +130,6 @@ def build(name: str, num_samples: int, media_dir: str | Path) -> Workload:
         return multi_image(num_samples)
     if name == "video":
         return video(num_samples, media_dir)
-    raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}")
+    if name == "single_image_jpeg":
+        return single_image_jpeg(num_samples)
+    raise ValueError(f"unknown workload {name!r}; choose from {', '.join(WORKLOADS + EXTRA_WORKLOADS)}")

@@ -9,6 +9,7 @@ video frames 2x2-pooled to 14 x 14 = 196 tokens, plus one newline per video).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bench.__main__ import options_from, parse_args
@@ -201,3 +202,25 @@ def test_ratios_are_taken_within_a_round_and_their_median_reported():
     assert cells[2] == "1.50"  # median samples/s
     assert cells[3] == "1.80x (1.50-1.85)"  # median of per-round ratios, not ratio of medians (1.5/1.0)
     assert cells[4] == "0.100" and cells[6] == "6.0" and cells[8] == "12.00 MiB"
+
+
+def test_the_jpeg_workload_is_decoded_where_its_rows_are_read(result):
+    """lmms-eval's datasets decode an image when its row is read; the JPEG workload reproduces that
+    (a ``datasets.Dataset`` with an ``Image`` column), so the ceiling's main-process CPU includes it."""
+    from bench import workloads
+    from bench.preprocess import measure as measure_preprocessing
+
+    jpeg, raw = workloads.single_image_jpeg(2), workloads.single_image(2)
+    assert jpeg.prompts == raw.prompts
+    for doc, reference in zip(jpeg.docs, raw.docs, strict=True):
+        (image,) = doc["visuals"]
+        assert image.mode == "RGB" and image.size == reference["visuals"][0].size
+        # lossy but close: JPEG at quality 90 of smooth noise
+        difference = np.abs(
+            np.asarray(image, dtype=np.int16) - np.asarray(reference["visuals"][0], dtype=np.int16)
+        )
+        assert 0 < difference.mean() < 4
+    (row,) = measure_preprocessing(
+        [workloads.single_image_jpeg(1)], [0], pretrained=result.checkpoint, batch_size=1
+    )
+    assert row.workload == "single_image_jpeg" and row.samples == 1 and row.returned_bytes > 0
