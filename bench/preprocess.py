@@ -19,7 +19,6 @@ count removes: ``1000 / it`` bounds the rate of any pool.
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 from dataclasses import dataclass
@@ -33,7 +32,13 @@ from ov_eval.models.batching import plan_batches, settings_key
 from ov_eval.models.hf_port import load_processor
 from ov_eval.models.llava_onevision import LlavaOneVision
 from ov_eval.models.model_args import AdapterArgs
-from ov_eval.models.preprocess_pool import BatchPreparer, BatchResult, PreprocessPool, batches_in_flight
+from ov_eval.models.preprocess_pool import (
+    BatchPreparer,
+    BatchResult,
+    PreprocessPool,
+    batches_in_flight,
+    usable_cores,
+)
 
 PREFETCH_BATCHES = AdapterArgs.prefetch_batches  # the adapter's default slack
 
@@ -73,12 +78,10 @@ class TimedPreparer(BatchPreparer):
         return result, cpu, sum(int(v.nbytes) for v in encoded.values() if hasattr(v, "nbytes"))
 
 
-def _view(pretrained: str, batch_size: int, docs: list[dict]) -> LlavaOneVision:
+def _view(pretrained: str, batch_size: int, docs) -> LlavaOneVision:
     """A model-less adapter: planning and job building only read args, processor and task_dict."""
-    view = LlavaOneVision.__new__(LlavaOneVision)
-    view.args = AdapterArgs(pretrained=pretrained, batch_size=batch_size)
-    view.processor = load_processor(view.args)
-    view.tokenizer = view.processor.tokenizer
+    args = AdapterArgs(pretrained=pretrained, batch_size=batch_size)
+    view = LlavaOneVision.preparation_view(args, load_processor(args))
     view.task_dict = {TASK: {SPLIT: docs}}
     return view
 
@@ -193,7 +196,7 @@ def measure(
 
 def default_worker_counts() -> list[int]:
     """0 (in-process thread), then 1, 2, 4, ... up to the usable cores (and the cores themselves)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     counts, n = [0], 1
     while n < cores:
         counts.append(n)

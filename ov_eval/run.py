@@ -337,8 +337,10 @@ def own_results_file(before: set[Path], output_path: Path) -> Path | None:
 def cmd_run(args: argparse.Namespace) -> int:
     if refuse_broken_environment():
         return 1
-    check_arguments(args)  # cheap checks, then the seconds-long data preflight: nothing is written before
-    if not preflight_passes(args):  # it passes (not even --output_path)
+    # cheap checks, then the seconds-long data preflight; nothing (not even --output_path) is written
+    # before both pass
+    check_arguments(args)
+    if not preflight_passes(args):
         return 2
     lock = lock_output_path(args.output_path)
     try:

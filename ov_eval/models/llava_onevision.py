@@ -330,14 +330,30 @@ class LlavaOneVision(lmms):
     ) -> list[PreparedSample]:
         samples = []
         for index, job in self._sample_jobs(requests, batch):
+            if isinstance(job, str):  # failed while reading the dataset
+                self._fail_prepared(requests, index, job, outputs, failed_value)
+                continue
             try:
-                if isinstance(job, str):
-                    raise SampleError("", job)
                 samples.append(self._build_from_job(job))
             except SampleError as exc:
-                marker = self._record_failure(requests[index], exc.cause)
-                outputs[index] = failed_value if failed_value is not None else marker
+                self._fail_prepared(requests, index, exc.cause, outputs, failed_value)
         return samples
+
+    def _fail_prepared(self, requests, index: int, cause: str, outputs: list, failed_value: Any) -> None:
+        """A sample that failed before the model: recorded, and its output set to ``failed_value``
+        (loglikelihood) or the error marker (generation)."""
+        marker = self._record_failure(requests[index], cause)
+        outputs[index] = failed_value if failed_value is not None else marker
+
+    @classmethod
+    def preparation_view(cls, args: AdapterArgs, processor) -> LlavaOneVision:
+        """An instance without model or accelerator, holding only what preparing a batch reads
+        (``args``, processor, tokenizer): what a pool worker and the bench's ceiling run."""
+        view = cls.__new__(cls)
+        view.args = args
+        view.processor = processor
+        view.tokenizer = processor.tokenizer
+        return view
 
     def _build_from_job(self, job: SampleJob) -> PreparedSample:
         """The same build for the inline path and for a worker process (``BatchPreparer``)."""
@@ -519,8 +535,8 @@ class LlavaOneVision(lmms):
     ) -> Iterator[tuple[list, list, Any]]:
         """``_prepared_batches`` on worker processes: the same samples, tensors and error records.
 
-        Up to ``max(prefetch_batches, preprocess_workers)`` batches are in flight (every worker
-        busy, memory bounded). Failures are recorded when their batch is consumed, in sample
+        Up to ``batches_in_flight(preprocess_workers, prefetch_batches)`` batches are in flight
+        (every worker busy, memory bounded). Failures are recorded when their batch is consumed, in sample
         order, so the error log reads as the inline path's.
         """
         pool = self._preprocess_pool()
@@ -543,8 +559,7 @@ class LlavaOneVision(lmms):
                     outcome.job = job
                     samples.append(outcome)
                     continue
-                marker = self._record_failure(requests[index], outcome)
-                outputs[index] = failed_value if failed_value is not None else marker
+                self._fail_prepared(requests, index, outcome, outputs, failed_value)
             yield batch, samples, torch_tensors(result.encoded)
 
     def _generation_config(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:

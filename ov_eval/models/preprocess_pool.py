@@ -63,9 +63,13 @@ def default_workers(device: str) -> int:
     """
     if not device.startswith("cuda"):
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     ranks = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-    return max(1, cores // ranks)
+    return max(1, usable_cores() // ranks)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, e.g. under taskset or a container's cpuset)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def batches_in_flight(workers: int, prefetch_batches: int) -> int:
@@ -144,7 +148,7 @@ def torch_tensors(encoded: Any) -> Any:
 
 class BatchPreparer:
     """Runs in a worker: the adapter's own preparation methods (``_build_from_job``,
-    ``_processor_inputs``) on a model-less instance."""
+    ``_processor_inputs``) on its model-less ``preparation_view``."""
 
     def __init__(
         self, adapter_class: type, args: Any, processor_bytes: bytes, pixel_dtype: Any = None
@@ -153,11 +157,7 @@ class BatchPreparer:
         spread over the workers, instead of after the transfer: half the bytes through shared
         memory and to the GPU for a bf16/fp16 model, and the same values (a float32 -> bf16 cast
         rounds to nearest-even on any device)."""
-        view = adapter_class.__new__(adapter_class)  # no model, no accelerator: only what preparation reads
-        view.args = args
-        view.processor = pickle.loads(processor_bytes)
-        view.tokenizer = view.processor.tokenizer
-        self.view = view
+        self.view = adapter_class.preparation_view(args, pickle.loads(processor_bytes))
         self.pipe_tensors = not shared_memory_has_room()
         self.pixel_dtype = pixel_dtype
 
