@@ -110,13 +110,12 @@ def run_preprocessing(options: Options, checkpoint: Path) -> list[PrepMeasuremen
         workload_builders.build(name, options.preprocess_samples, options.cache_dir / "media")
         for name in options.workloads
     ]
-    dtype = getattr(torch, options.dtype)
     return preprocess.measure(
         loads,
         list(options.preprocess_workers),
         pretrained=checkpoint,
         batch_size=options.batch_size,
-        pixel_dtype=None if dtype == torch.float32 else dtype,
+        dtype=getattr(torch, options.dtype),
         rounds=options.preprocess_rounds,
     )
 

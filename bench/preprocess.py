@@ -15,6 +15,11 @@ preparation itself, so ``1 / it`` is the rate one free core sustains, whatever e
 the machine was doing: the number to multiply by a GPU machine's cores. ``main CPU
 ms/sample`` is this process's share (all its threads), the serial part no worker
 count removes: ``1000 / it`` bounds the rate of any pool.
+
+Pixels come back as uint8 and are finished (the 256-entry table lookup to the model's
+dtype, ``ov_eval/models/pixels.py``) where the model runs: on a GPU, on the device. That
+step is therefore not in these rows; the in-process row times it separately on this CPU
+(``finish_s``, excluded from its wall and CPU time), which is what a CPU run pays for it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from ov_eval.models.batching import plan_batches, settings_key
 from ov_eval.models.hf_port import load_processor
 from ov_eval.models.llava_onevision import LlavaOneVision
 from ov_eval.models.model_args import AdapterArgs
+from ov_eval.models.pixels import PixelTables
 from ov_eval.models.preprocess_pool import (
     BatchPreparer,
     BatchResult,
@@ -56,6 +62,7 @@ class PrepMeasurement:
     pickled_bytes: int  # jobs sent to workers (PIL images travel as raw pixels)
     pickle_s: float  # time to pickle those jobs once, in this process
     round: int = 0  # which pass over the worker counts (rounds interleave them to share drift)
+    finish_s: float | None = None  # uint8 -> dtype on this CPU, all samples (in-process row only)
 
     @property
     def samples_per_s(self) -> float:
@@ -106,7 +113,7 @@ def measure_workload(
     *,
     pretrained: str,
     batch_size: int,
-    pixel_dtype: torch.dtype | None = None,
+    dtype: torch.dtype = torch.float32,
     round_: int = 0,
 ) -> PrepMeasurement:
     view = _view(pretrained, batch_size, workload.docs)
@@ -123,18 +130,26 @@ def measure_workload(
         for i, batch in enumerate(batches):
             yield i, _jobs(view, requests, batch)
 
+    finish_s = None
     if workers == 0:
-        preparer = TimedPreparer(LlavaOneVision, view.args, pickle.dumps(view.processor), pixel_dtype)
+        preparer = TimedPreparer(LlavaOneVision, view.args, pickle.dumps(view.processor))
+        tables = PixelTables.from_processor(view.processor)
         preparer(all_jobs[0])  # warm-up, as for the workers
+        finish_s = finish_cpu = 0.0
         start, main_start = time.perf_counter(), time.process_time()
         for _i, jobs in stream():
-            _result, cpu, size = preparer(jobs)
+            result, cpu, size = preparer(jobs)
             cpu_s += cpu
             returned += size
-        wall, main_cpu = time.perf_counter() - start, time.process_time() - main_start
+            finish_start, finish_cpu_start = time.perf_counter(), time.process_time()
+            tables.finish_all(dict(result.encoded or {}), dtype)
+            finish_s += time.perf_counter() - finish_start
+            finish_cpu += time.process_time() - finish_cpu_start
+        wall = time.perf_counter() - start - finish_s
+        main_cpu = time.process_time() - main_start - finish_cpu
     else:
         pool = PreprocessPool(
-            workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor), pixel_dtype)
+            workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor))
         )
         try:
             warm = [pool.submit(all_jobs[i % len(all_jobs)]) for i in range(workers)]
@@ -160,6 +175,7 @@ def measure_workload(
         pickled_bytes=len(payload),
         pickle_s=pickle_s,
         round=round_,
+        finish_s=finish_s,
     )
 
 
@@ -173,7 +189,7 @@ def measure(
     *,
     pretrained: str | Path,
     batch_size: int,
-    pixel_dtype: torch.dtype | None = None,
+    dtype: torch.dtype = torch.float32,
     rounds: int = 1,
 ) -> list[PrepMeasurement]:
     """Every workload at every worker count, ``rounds`` times. A round measures the counts one
@@ -185,7 +201,7 @@ def measure(
             workers,
             pretrained=str(pretrained),
             batch_size=batch_size,
-            pixel_dtype=pixel_dtype,
+            dtype=dtype,
             round_=round_,
         )
         for workload in workloads

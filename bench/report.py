@@ -219,6 +219,19 @@ def format_preprocessing(
             f"{first.pickled_bytes / first.samples / 2**20:.2f} MiB in {1000 * first.pickle_s / first.samples:.1f} ms | "
             f"{first.returned_bytes / first.samples / 2**20:.2f} MiB |"
         )
+    finishing = {}
+    for m in prep:
+        if m.finish_s is not None:
+            finishing.setdefault(m.workload, []).append(1000 * m.finish_s / m.samples)
+    if finishing:
+        lines += [
+            "",
+            "Pixels come back as uint8; finishing them (table lookup to the run's dtype) happens where the "
+            "model runs, on a GPU on the device, so it is not in the rows above. On this CPU, in-process, "
+            "ms/sample: "
+            + ", ".join(f"{name} {median(values):.1f}" for name, values in finishing.items())
+            + ".",
+        ]
     model = {m.workload: m for m in measurements if m.variant.label == OURS_BATCHED}
     overlapped = {m.workload: m for m in measurements if m.variant.label == OURS_OVERLAPPED}
     if model:

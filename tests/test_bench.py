@@ -172,11 +172,14 @@ def test_preprocessing_ceiling_runs_the_adapters_preparation_beside_the_model_ra
 
     config = AutoConfig.from_pretrained(result.checkpoint)
     crops = image_size_to_num_patches((600, 800), config.image_grid_pinpoints, 384)
-    pixels = crops * 3 * 384 * 384 * 4  # float32
+    pixels = crops * 3 * 384 * 384  # uint8: finished where the model runs
     assert pixels <= image.returned_bytes < pixels + 200_000
+    # the in-process row times that finishing on this CPU, outside its own wall time
+    assert image.finish_s > 0 and video.finish_s > 0
     # with 0 workers this process does all the work: its CPU covers the preparation's
     assert image.main_cpu_s >= 0.9 * image.worker_cpu_s
     table = format_preprocessing(prep, result.measurements)
+    assert "On this CPU, in-process, ms/sample: single_image " in table
     for name in ("single_image", "video"):
         row = next(
             line for line in table.splitlines() if line.startswith(f"| {name} |") and "workers)" in line

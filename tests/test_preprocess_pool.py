@@ -12,13 +12,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
 from pool_helpers import Echo, where_a_large_block_lives
+from transformers import BatchFeature
 
 from ov_eval.demo.media import write_video
 from ov_eval.models.batching import plan_batches
+from ov_eval.models.hf_port import concatenated_crops, resize_frames_like_original
 from ov_eval.models.llava_onevision import WORKER_DIED, LlavaOneVision
 from ov_eval.models.model_args import AdapterArgs
 from ov_eval.models.preprocess_pool import BatchPreparer, PreprocessPool, default_workers, torch_tensors
@@ -306,7 +309,7 @@ def test_unpadded_crops_reach_the_tower_and_answer_as_the_ports_padded_batch(inl
     requests = _requests(docs)
     attach_docs(inline, docs)
     samples = inline._prepare(requests, [_Item(i) for i in range(len(docs))], [None] * len(docs))
-    ours = inline._processor_inputs(inline.processor, samples)
+    ours = inline._to_device(inline._processor_inputs(inline.processor, samples))
     padded = inline.processor(
         text=[s.prompt for s in samples],
         images=[s.visuals.images for s in samples],
@@ -336,20 +339,35 @@ def test_unpadded_crops_reach_the_tower_and_answer_as_the_ports_padded_batch(inl
     assert torch.equal(logits[0], logits[1])
 
 
-def test_workers_hand_back_pixels_in_the_models_dtype(inline, media):
-    """For a bf16 model the worker casts the pixels (half the bytes to move); the values are what
-    the inline path's cast after the transfer gives, and token ids are untouched."""
-    preparer = BatchPreparer(LlavaOneVision, inline.args, pickle.dumps(inline.processor), torch.bfloat16)
+def test_workers_hand_back_uint8_pixels_that_finish_as_the_inline_float_path(inline, media):
+    """Pixels cross the process boundary as uint8 (a quarter of float32's bytes) and are finished
+    on the model's side; token ids are untouched. The reference is the processor's own float
+    output, as the adapter used it before pixels were finished on the device."""
+    preparer = BatchPreparer(LlavaOneVision, inline.args, pickle.dumps(inline.processor))
     preparer.pipe_tensors = False
     attach_docs(inline, media)
     requests = _requests(media)
-    for group, key in (([0, 1], "pixel_values"), ([5], "pixel_values_videos")):
+    size = inline.processor.video_processor.size  # frames resized with PIL first (image_backend=pil)
+    for group, key in (([0, 1], "pixel_values"), ([5, 6], "pixel_values_videos")):
         items = [_Item(i) for i in group]
         jobs = [job for _i, job in inline._sample_jobs(requests, items)]
         encoded = preparer(jobs).encoded
-        reference = inline._processor_inputs(
-            inline.processor, inline._prepare(requests, items, [None] * len(media))
+        samples = inline._prepare(requests, items, [None] * len(media))
+        reference = inline.processor(
+            text=[s.prompt for s in samples],
+            images=[s.visuals.images for s in samples] if key == "pixel_values" else None,
+            videos=[resize_frames_like_original(s.visuals.videos[0], size) for s in samples]
+            if key != "pixel_values"
+            else None,
+            padding=True,
+            do_pad=False,
+            return_tensors=None,
         )
-        assert reference[key].dtype == torch.float32 and encoded[key].dtype == torch.bfloat16
-        assert torch.equal(encoded[key], reference[key].to(torch.bfloat16)), key
-        assert torch.equal(encoded["input_ids"], reference["input_ids"])
+        expected = torch.from_numpy(
+            concatenated_crops(reference[key]) if key == "pixel_values" else np.stack(reference[key])
+        )
+        assert encoded[key].dtype == torch.uint8 and expected.dtype == torch.float32
+        assert encoded[key].nbytes * 4 == expected.nbytes
+        finished = inline._to_device(BatchFeature(dict(encoded)))
+        assert torch.equal(finished[key], expected), key
+        assert torch.equal(encoded["input_ids"], torch.tensor(reference["input_ids"]))

@@ -134,9 +134,6 @@ def check_processor(processor: LlavaOnevisionProcessor, where: str) -> None:
         )
 
 
-PIXEL_KEYS = ("pixel_values", "pixel_values_videos")  # the processor outputs the model casts to its dtype
-
-
 def concatenated_crops(per_image: Sequence[Any]) -> np.ndarray:
     """The crops of every image of a batch as one ``(total crops, 3, H, W)`` array.
 

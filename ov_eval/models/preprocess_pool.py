@@ -11,7 +11,8 @@ module spreads the same work over processes:
   once by the initializer, results handed back **in submission order** with at most
   ``in_flight`` batches submitted but not yet consumed (memory stays bounded).
 * Encoded tensors come back through shared memory (torch's own tensor pickling), or
-  through the pipe as bytes where ``/dev/shm`` is too small (a container's default).
+  through the pipe as bytes where ``/dev/shm`` is too small (a container's default);
+  pixels travel as uint8 and are finished on the model's device (``pixels.py``).
 * ``BatchPreparer``: what a worker runs per batch. It calls the adapter's own
   ``_build_sample`` and ``_processor_inputs`` on a model-less instance holding the
   adapter's ``args`` and a pickled copy of its processor, so pool and inline path
@@ -47,7 +48,6 @@ from typing import Any
 from loguru import logger
 
 from ov_eval.models.errors import SampleError
-from ov_eval.models.hf_port import PIXEL_KEYS
 
 START_METHOD = "spawn"
 PARENT_POLL_S = 1.0
@@ -150,16 +150,9 @@ class BatchPreparer:
     """Runs in a worker: the adapter's own preparation methods (``_build_from_job``,
     ``_processor_inputs``) on its model-less ``preparation_view``."""
 
-    def __init__(
-        self, adapter_class: type, args: Any, processor_bytes: bytes, pixel_dtype: Any = None
-    ) -> None:
-        """``pixel_dtype``: the model's dtype. Pixel tensors are cast to it here, where the cast is
-        spread over the workers, instead of after the transfer: half the bytes through shared
-        memory and to the GPU for a bf16/fp16 model, and the same values (a float32 -> bf16 cast
-        rounds to nearest-even on any device)."""
+    def __init__(self, adapter_class: type, args: Any, processor_bytes: bytes) -> None:
         self.view = adapter_class.preparation_view(args, pickle.loads(processor_bytes))
         self.pipe_tensors = not shared_memory_has_room()
-        self.pixel_dtype = pixel_dtype
 
     def build(self, job: SampleJob) -> Any:
         return self.view._build_from_job(job)
@@ -180,12 +173,8 @@ class BatchPreparer:
                 result.encoded = self.view._processor_inputs(self.view.processor, samples)
             except Exception:  # noqa: BLE001 - as inline: the model step re-encodes and isolates the culprit
                 result.encoded = None
-        if self.pipe_tensors:  # numpy has no bfloat16: the pipe carries the processor's float32
+        if self.pipe_tensors:
             result.encoded = _numpy_tensors(result.encoded)
-        elif result.encoded is not None and self.pixel_dtype is not None:
-            for key in PIXEL_KEYS:
-                if key in result.encoded and result.encoded[key].is_floating_point():
-                    result.encoded[key] = result.encoded[key].to(self.pixel_dtype)
         for sample in samples:
             sample.visuals = None  # decoded frames are large and only the encoded tensors are used
         return result
