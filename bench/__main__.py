@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     prep_settings = (
         f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "
         f"workers {list(options.preprocess_workers)}, {options.preprocess_rounds} round(s), pixels handed back "
-        f"in {options.dtype}; load average before the run {load_before[0]:.1f} / "
+        f"as uint8 (finished to {options.dtype} where the model runs); load average before the run {load_before[0]:.1f} / "
         f"{load_before[1]:.1f} / {load_before[2]:.1f}"
     )
     if options.preprocess_only:
