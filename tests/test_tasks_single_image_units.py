@@ -172,6 +172,41 @@ def test_mmmu_reference_to_an_empty_image_column_names_the_sample():
         mmmu.doc_to_visual(doc)
 
 
+@pytest.mark.parametrize(
+    ("question_type", "answer", "response", "correct"),
+    [
+        # multiple choice, options (A) cat (B) dog (C) bird (D) fish; the release's rules in order:
+        ("multiple-choice", "B", "(B)", True),  # a bracketed letter
+        ("multiple-choice", "B", "It is (A), no, (B).", True),  # several: the last one written wins
+        ("multiple-choice", "B", "B. dog", True),  # no "X " anywhere, then "X."
+        ("multiple-choice", "B", "I think it is a dog because of the ears", True),  # > 5 words: option text
+        ("multiple-choice", "B", "C", False),
+        # open: key sub-response after "is "/"=" etc., numbers compared as floats
+        ("open", "12", "x = 12", True),
+        ("open", "12", "The value is 12.0", True),
+        ("open", "12", "thirteen", False),
+    ],
+)
+def test_mmmu_answers_are_parsed_by_the_releases_rules(question_type, answer, response, correct):
+    """0.7.3 moved the release's multiple-choice parser into ``mmmu_mcq_utils`` unchanged and wraps
+    each parsed prediction in a list (pass@k; one generation = the release's single prediction);
+    open-answer parsing, comparison and aggregation are the release's code as it was. Expected
+    values are worked out by hand from the release's rules (docs/tasks_fidelity.md)."""
+    from lmms_eval.tasks.mmmu.utils import mmmu_aggregate_results
+
+    from ov_eval.tasks import mmmu
+
+    doc = {
+        "id": "validation_Art_3",
+        "question_type": question_type,
+        "options": "['cat', 'dog', 'bird', 'fish']" if question_type == "multiple-choice" else "[]",
+        "answer": answer,
+    }
+    record = mmmu.process_results(doc, [response])
+    assert set(record) == {"mmmu_acc"}
+    assert mmmu_aggregate_results([record["mmmu_acc"]]) == (1.0 if correct else 0.0)
+
+
 def _mme_split(rows):
     return Dataset.from_dict(
         {
