@@ -16,11 +16,17 @@ downloads them from the hub, and unpacks every archive into the folder the task 
 lmms-eval does. Split tars are streamed part after part (no joined copy on disk). A
 repository that ships a loose tree instead (lmms-eval's ``create_link``) is linked. Finished
 archives are remembered (``.ov-eval-unpacked/``), so rerunning only does what is missing.
+
+One departure from lmms-eval's loader: archives of audio (``SKIPPED_ARCHIVES``; PerceptionTest
+ships ``valid_audios.zip``, 35.5 GB, beside its videos) are neither downloaded nor unpacked. No
+task here reads audio (LLaVA-OV has no audio input), and lmms-eval downloads a repository only
+when the task's folder does not exist yet, so once it is prepared the audio never comes.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import io
 import os
 import re
@@ -38,6 +44,8 @@ DONE_DIR = ".ov-eval-unpacked"
 # videos.tar.part.aa, videos.tar.aa, videos.tar.00: pieces of one tar, in name order.
 _TAR_PART = re.compile(r"^(?P<base>.+\.tar)\.(?:part\.)?(?:[a-z]{2}|\d{2,3})$")
 _TAR = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tar\.xz)$")
+# Archives no task reads (see the module docstring): hub download patterns and file names alike.
+SKIPPED_ARCHIVES = ("*audio*.zip", "*audio*.tar*")
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class Archives:
     zips: list[Path] = field(default_factory=list)
     tars: list[Path] = field(default_factory=list)
     split_tars: dict[str, list[Path]] = field(default_factory=dict)
+    skipped: list[Path] = field(default_factory=list)  # SKIPPED_ARCHIVES: left packed
 
     def __bool__(self) -> bool:
         return bool(self.zips or self.tars or self.split_tars)
@@ -97,13 +106,19 @@ def find_archives(source: Path, skip: Path | None = None) -> Archives:
         paths += [Path(folder) / f for f in files]
     for path in sorted(paths):
         part = _TAR_PART.match(path.name)
-        if part:
+        if (part or path.suffix == ".zip" or _TAR.search(path.name)) and is_skipped_archive(path.name):
+            found.skipped.append(path)
+        elif part:
             found.split_tars.setdefault(str(path.parent / part["base"]), []).append(path)
         elif path.suffix == ".zip":
             found.zips.append(path)
         elif _TAR.search(path.name):
             found.tars.append(path)
     return found
+
+
+def is_skipped_archive(name: str) -> bool:
+    return any(fnmatch.fnmatch(name.lower(), pattern) for pattern in SKIPPED_ARCHIVES)
 
 
 class _Concatenated(io.RawIOBase):
@@ -166,7 +181,10 @@ def repository_files(source: VideoSource, from_dir: Path | None) -> Path:
     print(f"ov-eval data prepare: downloading {source.dataset_path} from the hub", flush=True)
     return Path(
         snapshot_download(
-            repo_id=source.dataset_path, repo_type="dataset", revision=source.revision or "main"
+            repo_id=source.dataset_path,
+            repo_type="dataset",
+            revision=source.revision or "main",
+            ignore_patterns=list(SKIPPED_ARCHIVES),
         )
     )
 
@@ -176,7 +194,7 @@ def prepare(source: VideoSource, from_dir: Path | None = None) -> list[str]:
     files = repository_files(source, from_dir)
     target = source.target
     archives = find_archives(files, skip=target)
-    done: list[str] = []
+    done = [f"{p.name}: left packed (audio; no task reads it)" for p in archives.skipped]
     if not archives:
         if not source.create_link:
             raise FileNotFoundError(

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -144,8 +146,11 @@ def test_without_a_local_copy_the_hub_snapshot_is_unpacked_into_hf_home(shipped_
     root, before = shipped_root
     asked = []
 
-    def snapshot_download(repo_id, repo_type, revision):
+    def snapshot_download(repo_id, repo_type, revision, ignore_patterns):
         asked.append((repo_id, repo_type, revision))
+        assert fnmatch.filter(["valid_audios.zip", "videos_chunked_01.zip"], ignore_patterns[0]) == [
+            "valid_audios.zip"
+        ]
         return str(dataset_dir(root, repo_id))
 
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
@@ -170,3 +175,30 @@ def test_a_repository_without_archives_says_where_to_download_it(tmp_path, monke
         "no .zip/.tar archives under" in err
         and "huggingface-cli download --repo-type dataset lmms-eval/egoschema" in err
     )
+
+
+def test_audio_archives_are_left_packed(tmp_path, monkeypatch, capsys):
+    """PerceptionTest ships ``valid_audios.zip`` (35.5 GB) beside ``videos_chunked_01.zip`` and
+    ``_02.zip``: the videos land where the task reads them, the audio stays packed."""
+    from ov_eval.cli import main
+
+    repository = tmp_path / "lmms-eval" / "PerceptionTest_Val"
+    repository.mkdir(parents=True)
+    for name, member in [
+        ("videos_chunked_01.zip", "videos/video_1.mp4"),
+        ("videos_chunked_02.zip", "videos/video_2.mp4"),
+        ("valid_audios.zip", "audios/video_1.wav"),
+    ]:
+        with zipfile.ZipFile(repository / name, "w") as archive:
+            archive.writestr(member, f"bytes of {member}")
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    assert main(["data", "prepare", "ov_perceptiontest_val_mc"]) == 0
+    out = capsys.readouterr().out
+    assert "valid_audios.zip: left packed (audio; no task reads it)" in out
+    unpacked = repository / "videos"
+    assert (unpacked / "videos" / "video_2.mp4").read_text() == "bytes of videos/video_2.mp4"
+    files = [p.relative_to(unpacked) for p in unpacked.rglob("*") if p.is_file()]
+    assert sorted(p.name for p in files if not p.parts[0].startswith(".ov-eval")) == [
+        "video_1.mp4",
+        "video_2.mp4",
+    ]
