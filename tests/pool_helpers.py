@@ -13,7 +13,8 @@ from ov_eval.models.preprocess_pool import PreprocessPool
 
 class Echo:
     """A worker state: ``("sleep", s, value)`` sleeps then answers, ``("die", s, ...)`` sleeps then kills the worker
-    the way a decoder segfault would (no exception, the process is just gone)."""
+    the way a decoder segfault would (no exception, the process is just gone); ``heap`` and
+    ``tokenize`` report what a worker's allocator and tokenizer do."""
 
     def __call__(self, payload):
         kind, seconds, value = payload
@@ -22,7 +23,19 @@ class Echo:
             os._exit(3)
         if kind == "heap":
             return (where_a_large_block_lives(value), os.getpid())
+        if kind == "tokenize":
+            return (threads_started_by_batch_encoding(value), os.getpid())
         return (value, os.getpid())
+
+
+def threads_started_by_batch_encoding(tokenizer_dir: str) -> int:
+    """Threads this process gained from one padded batch through a fast tokenizer."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    before = len(os.listdir("/proc/self/task"))
+    tokenizer([f"sample number {i} of a batch" for i in range(256)], padding=True)
+    return len(os.listdir("/proc/self/task")) - before
 
 
 class _MallInfo2(ctypes.Structure):

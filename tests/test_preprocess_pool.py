@@ -100,6 +100,32 @@ def test_workers_keep_the_memory_they_free(echo_pool):
     assert mapped < size and kept >= size
 
 
+def test_a_workers_tokenizer_starts_no_threads_of_its_own(tiny_ov_dir, monkeypatch):
+    """The pool is the parallelism: a fast tokenizer in a worker encodes a padded batch on the
+    worker's own thread. The reference is a plain process with the same (unset) environment,
+    where the tokenizer starts a thread pool for the batch."""
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    probe = (
+        "import sys; from pool_helpers import threads_started_by_batch_encoding as t; print(t(sys.argv[1]))"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-c", probe, str(tiny_ov_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+    )
+    assert int(plain.stdout.strip().splitlines()[-1]) >= 1
+    pool = PreprocessPool(1, Echo, ())
+    try:
+        (((started, _pid),),) = [
+            [v for _k, v in pool.ordered([(0, ("tokenize", 0.0, str(tiny_ov_dir)))], 1, None)]
+        ]
+    finally:
+        pool.close()
+    assert started == 0
+
+
 def _child(mode: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(TESTS / "pool_helpers.py"), mode],

@@ -217,6 +217,9 @@ def keep_freed_memory() -> bool:
 def _initialize(factory: Callable[..., Any], factory_args: tuple, parent_pid: int) -> None:
     global _worker_state
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    # One core per worker, the pool is the parallelism: a fast tokenizer would otherwise start a
+    # thread per core for every padded batch: 3-15 % more CPU per sample here (docs/bench.md).
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     keep_freed_memory()
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="ov-eval-watch").start()
     _worker_state = factory(*factory_args)
