@@ -78,6 +78,7 @@ def test_the_cpu_lookup_equals_the_accelerator_lookup(dtype):
     expected = torch.stack([table[int(v)] for v in raw.flatten()]).view(raw.shape)
     assert torch.equal(lookup(table, raw), expected)
     assert torch.equal(lookup_torch(table, raw), expected)
+    assert torch.equal(lookup_torch(table, raw, chunk=100), expected)  # 384 pixels: 4 chunks, the last short
     assert torch.equal(lookup(table, raw[:, 1]), expected[:, 1])  # a strided channel slice
 
 

@@ -133,6 +133,18 @@ def lookup(table: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
     return lookup_torch(table, raw)
 
 
-def lookup_torch(table: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-    """The same lookup with torch ops only: the path of accelerators (and of bf16 on the CPU)."""
-    return table.index_select(0, raw.reshape(-1).int()).view(raw.shape)
+LOOKUP_CHUNK = 1 << 24  # indices widened at a time: 64 MiB of int32 (a 16-video batch holds 226M pixels)
+
+
+def lookup_torch(table: torch.Tensor, raw: torch.Tensor, chunk: int = LOOKUP_CHUNK) -> torch.Tensor:
+    """The same lookup with torch ops only: the path of accelerators (and of bf16 on the CPU).
+
+    ``index_select`` needs int32/int64 indices; widening a whole batch at once would briefly hold
+    4 bytes per pixel on the device, so the flat pixels are looked up ``chunk`` at a time.
+    """
+    flat = raw.reshape(-1)
+    out = torch.empty(flat.shape, dtype=table.dtype, device=raw.device)
+    for start in range(0, flat.numel(), chunk):
+        part = flat[start : start + chunk]
+        torch.index_select(table, 0, part.int(), out=out[start : start + chunk])
+    return out.view(raw.shape)
