@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ov_eval.judge import add_judge_arguments, judge_env_from_args
-from ov_eval.judge.accounting import merge_into_results
+from ov_eval.judge.accounting import read_accounting
 from ov_eval.lmms_output import results_files
 from ov_eval.paths import tasks_path
 from ov_eval.provenance import run_provenance
@@ -219,17 +219,14 @@ def summary_line(counts: dict[str, int], details: Path | None) -> str:
     return f"ov-eval: {total} sample(s) failed and were excluded from scores ({listing}){where}"
 
 
-def merge_errors_into_results(
-    results_path: Path, records: list[dict[str, Any]]
-) -> tuple[dict[str, int], Path]:
-    """Add ``results["ov_eval"]["errors"]`` to one lmms-eval results file; write the failed docs next to it."""
+def error_section(results_path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``results["ov_eval"]`` entries for the failed docs of one lmms-eval results file (``errors``:
+    counts per task, ``error_log``); writes the failed docs next to it."""
     results = json.loads(results_path.read_text())
     tasks = list(results.get("configs") or results.get("results") or {})
-    counts = error_counts(records, tasks)
     details = results_path.with_name(results_path.name.removesuffix("_results.json") + "_errors.jsonl")
     details.write_text("".join(json.dumps(r) + "\n" for r in records))
-    update_ov_eval_section(results_path, {"errors": counts, "error_log": str(details)})
-    return counts, details
+    return {"errors": error_counts(records, tasks), "error_log": str(details)}
 
 
 def preflight_passes(args: argparse.Namespace) -> bool:
@@ -372,11 +369,13 @@ def _run_locked(args: argparse.Namespace, lock: int) -> int:
         if records:
             print(summary_line(error_counts(records, []), None), file=sys.stderr)
         return rc or 1
-    counts, details = merge_errors_into_results(results_path, records)
-    print(summary_line(counts, details))
-    judged = merge_into_results(results_path, judge_dir)
-    # versions, git commit, the adapter's effective settings
-    update_ov_eval_section(results_path, {"provenance": run_provenance(error_dir)})
+    section = error_section(results_path, records)
+    print(summary_line(section["errors"], Path(section["error_log"])))
+    judged = read_accounting(judge_dir)
+    if judged:
+        section["judge"] = judged
+    section["provenance"] = run_provenance(error_dir)  # versions, git commit, the adapter's settings
+    update_ov_eval_section(results_path, section)  # one rewrite of the results file
     for task, acc in judged.items():
         print(
             f"ov-eval judge: {task}: {acc['judged']} judged, {acc['calls']} call(s), "

@@ -27,7 +27,7 @@ from ov_eval.fingerprint import (
 )
 from ov_eval.lmms_patches import resume
 from ov_eval.models.errors import ERROR_MARKER, is_failed_response
-from ov_eval.run import build_command, error_counts, merge_errors_into_results, summary_line
+from ov_eval.run import build_command, error_counts, error_section, summary_line
 
 lmms_patches.install()
 GREEDY = {"max_new_tokens": 8, "temperature": 0, "do_sample": False, "until": ["\n\n"]}
@@ -292,7 +292,7 @@ def test_error_counts_count_docs_not_requests():
     assert summary_line({"clean": 0}, None) == "ov-eval: no sample errors"
 
 
-def test_errors_are_merged_into_the_results_file(tmp_path):
+def test_the_error_section_counts_failed_docs_and_lists_them_beside_the_results(tmp_path):
     results = tmp_path / "20260101_results.json"
     results.write_text(json.dumps({"results": {"a": {"acc,none": 0.5}}, "configs": {"a": {}, "b": {}}}))
     record = {
@@ -303,10 +303,11 @@ def test_errors_are_merged_into_the_results_file(tmp_path):
         "cause": "x",
         "rank": 0,
     }
-    counts, details = merge_errors_into_results(results, [record])
-    merged = json.loads(results.read_text())
-    assert merged["ov_eval"]["errors"] == counts == {"a": 0, "b": 1}
-    assert merged["results"] == {"a": {"acc,none": 0.5}}
+    before = results.read_text()
+    section = error_section(results, [record])
+    assert section["errors"] == {"a": 0, "b": 1}
+    assert results.read_text() == before  # the caller writes the whole ov_eval section once
+    details = Path(section["error_log"])
     assert details.name == "20260101_errors.jsonl" and json.loads(details.read_text()) == record
 
 
