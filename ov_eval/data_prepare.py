@@ -106,13 +106,15 @@ def find_archives(source: Path, skip: Path | None = None) -> Archives:
         paths += [Path(folder) / f for f in files]
     for path in sorted(paths):
         part = _TAR_PART.match(path.name)
-        if (part or path.suffix == ".zip" or _TAR.search(path.name)) and is_skipped_archive(path.name):
+        if not (part or path.suffix == ".zip" or _TAR.search(path.name)):
+            continue  # not an archive
+        if is_skipped_archive(path.name):
             found.skipped.append(path)
         elif part:
             found.split_tars.setdefault(str(path.parent / part["base"]), []).append(path)
         elif path.suffix == ".zip":
             found.zips.append(path)
-        elif _TAR.search(path.name):
+        else:
             found.tars.append(path)
     return found
 
