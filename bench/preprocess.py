@@ -149,7 +149,10 @@ def measure_workload(
         main_cpu = time.process_time() - main_start - finish_cpu
     else:
         pool = PreprocessPool(
-            workers, TimedPreparer, (LlavaOneVision, view.args, pickle.dumps(view.processor))
+            workers,
+            TimedPreparer,
+            (LlavaOneVision, view.args, pickle.dumps(view.processor)),
+            pin=view.args.pin_preprocess_workers,  # the adapter's default
         )
         try:
             warm = [pool.submit(all_jobs[i % len(all_jobs)]) for i in range(workers)]

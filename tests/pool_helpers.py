@@ -25,6 +25,8 @@ class Echo:
             return (where_a_large_block_lives(value), os.getpid())
         if kind == "tokenize":
             return (threads_started_by_batch_encoding(value), os.getpid())
+        if kind == "cores":
+            return (cores_of_this_process_and_a_new_thread(), os.getpid())
         return (value, os.getpid())
 
 
@@ -36,6 +38,20 @@ def threads_started_by_batch_encoding(tokenizer_dir: str) -> int:
     before = len(os.listdir("/proc/self/task"))
     tokenizer([f"sample number {i} of a batch" for i in range(256)], padding=True)
     return len(os.listdir("/proc/self/task")) - before
+
+
+def cores_of_this_process_and_a_new_thread() -> tuple[frozenset[int], frozenset[int]]:
+    """The cores this worker may run on, and those of a thread it starts now (as decord starts its
+    decoding thread for every video): pinning must hold for both."""
+    import threading
+
+    seen: list[frozenset[int]] = []
+    thread = threading.Thread(
+        target=lambda: seen.append(frozenset(os.sched_getaffinity(threading.get_native_id())))
+    )
+    thread.start()
+    thread.join()
+    return frozenset(os.sched_getaffinity(0)), seen[0]
 
 
 class _MallInfo2(ctypes.Structure):

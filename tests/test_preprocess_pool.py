@@ -24,7 +24,13 @@ from ov_eval.models.batching import plan_batches
 from ov_eval.models.hf_port import concatenated_crops, resize_frames_like_original
 from ov_eval.models.llava_onevision import WORKER_DIED, LlavaOneVision
 from ov_eval.models.model_args import AdapterArgs
-from ov_eval.models.preprocess_pool import BatchPreparer, PreprocessPool, default_workers, torch_tensors
+from ov_eval.models.preprocess_pool import (
+    BatchPreparer,
+    PreprocessPool,
+    core_shares,
+    default_workers,
+    torch_tensors,
+)
 
 TESTS = Path(__file__).resolve().parent
 
@@ -189,6 +195,50 @@ def test_default_workers_are_the_cores_of_this_rank_on_gpu_and_none_on_cpu(monke
     assert default_workers("cuda") == 1  # never zero on a GPU
 
 
+@pytest.mark.parametrize(
+    ("workers", "cores", "expected"),
+    [
+        (2, [0, 1], [{0}, {1}]),
+        (4, range(8), [{0, 1}, {2, 3}, {4, 5}, {6, 7}]),
+        (3, range(8), [{0, 1, 2}, {3, 4, 5}, {6, 7}]),  # the first shares take the remainder
+        (2, [5, 3, 9, 7], [{3, 5}, {7, 9}]),  # a cpuset need not start at 0 or be contiguous
+        (1, range(8), None),  # one worker: every core is its share, nothing to pin
+        (3, [0, 1], None),  # more workers than cores: the kernel schedules
+    ],
+)
+def test_core_shares_cut_the_usable_cores_into_contiguous_even_shares(monkeypatch, workers, cores, expected):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    shares = core_shares(workers, cores)
+    assert shares == (None if expected is None else [frozenset(share) for share in expected])
+
+
+def test_no_pinning_when_several_ranks_share_this_machine(monkeypatch):
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # both ranks see the same cores: pinning would stack them
+    assert core_shares(2, range(8)) is None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two usable cores")
+def test_pinned_workers_and_the_threads_they_start_run_on_their_own_share(monkeypatch):
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    pool = PreprocessPool(2, Echo, (), pin=True)
+    try:
+        # a slow first payload keeps one worker busy, so the second worker takes the other
+        futures = [pool.submit(("cores", 1.0 if i == 0 else 0.0, None)) for i in range(4)]
+        by_worker = {pid: cores for cores, pid in (future.result() for future in futures)}
+    finally:
+        pool.close()
+    assert len(by_worker) == 2
+    assert sorted(by_worker.values(), key=lambda pair: min(pair[0])) == [
+        (share, share) for share in core_shares(2)
+    ]
+    unpinned = PreprocessPool(2, Echo, (), pin=False)
+    try:
+        process_cores, thread_cores = unpinned.submit(("cores", 0.0, None)).result()[0]
+    finally:
+        unpinned.close()
+    assert process_cores == thread_cores == frozenset(os.sched_getaffinity(0))
+
+
 def test_preprocess_workers_model_arg():
     assert AdapterArgs.from_kwargs().preprocess_workers is None  # auto
     assert AdapterArgs.from_kwargs(preprocess_workers="auto").preprocess_workers is None
@@ -198,6 +248,8 @@ def test_preprocess_workers_model_arg():
         AdapterArgs.from_kwargs(preprocess_workers=-1)
     with pytest.raises(ValueError, match="preprocess_workers"):
         AdapterArgs.from_kwargs(preprocess_workers="many")
+    assert AdapterArgs.from_kwargs().pin_preprocess_workers is True
+    assert AdapterArgs.from_kwargs(pin_preprocess_workers="false").pin_preprocess_workers is False
 
 
 # ---------------------------------------------------------------- the adapter with a real pool

@@ -531,8 +531,14 @@ class LlavaOneVision(lmms):
     def _preprocess_pool(self) -> PreprocessPool:
         if self._pool is None:
             factory_args = (type(self), self.args, pickle.dumps(self.processor))
-            self._pool = PreprocessPool(self.preprocess_workers, BatchPreparer, factory_args)
-            logger.info(f"[ov-eval] preparing batches in {self.preprocess_workers} worker processes")
+            self._pool = PreprocessPool(
+                self.preprocess_workers, BatchPreparer, factory_args, pin=self.args.pin_preprocess_workers
+            )
+            shares = self._pool.shares
+            logger.info(
+                f"[ov-eval] preparing batches in {self.preprocess_workers} worker processes"
+                + (f", each on its own {len(shares[-1])}+ core(s)" if shares else "")
+            )
         return self._pool
 
     def _pool_prepared_batches(
