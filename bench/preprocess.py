@@ -8,9 +8,9 @@ model-only rate (samples / time inside ``generate``) and see which one bounds a 
 
 Rows: ``0`` workers = one thread in this process (what ``prefetch_batches`` does,
 with torch's default intra-op threads), ``W`` >= 1 = that many worker processes
-(one torch thread each). Worker start-up is excluded (every worker has prepared one
-batch before the clock starts); dataset reads, job pickling and the transfer of the
-encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
+(one torch thread each). Start-up is excluded: before the clock starts, twice the batches in
+flight have passed through the pool (every worker started, the shared-memory slabs made and
+touched). Dataset reads, job pickling and the transfer of the encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
 preparation itself, so ``1 / it`` is the rate one free core sustains, whatever else
 the machine was doing: the number to multiply by a GPU machine's cores. ``main CPU
 ms/sample`` is this process's share (all its threads), the serial part no worker
@@ -43,6 +43,7 @@ from ov_eval.models.preprocess_pool import (
     BatchResult,
     PreprocessPool,
     batches_in_flight,
+    shared_memory_has_room,
     usable_cores,
 )
 
@@ -73,16 +74,25 @@ class PrepMeasurement:
         return self.worker_cpu_s / self.samples
 
 
-class TimedPreparer(BatchPreparer):
-    """``BatchPreparer`` that also returns the CPU time its call took in the worker and the size of
-    the tensors it hands back."""
+@dataclass
+class TimedResult(BatchResult):
+    """A ``BatchResult`` (so it travels back as the adapter's do) with the CPU time its call took in
+    the worker and the size of the tensors it hands back."""
 
-    def __call__(self, jobs) -> tuple[BatchResult, float, int]:  # type: ignore[override]
+    cpu_s: float = 0.0
+    returned_bytes: int = 0
+
+
+class TimedPreparer(BatchPreparer):
+    """``BatchPreparer`` that also measures its call."""
+
+    def __call__(self, jobs) -> TimedResult:  # type: ignore[override]
         start = time.process_time()
         result = super().__call__(jobs)
         cpu = time.process_time() - start
         encoded = result.encoded or {}
-        return result, cpu, sum(int(v.nbytes) for v in encoded.values() if hasattr(v, "nbytes"))
+        size = sum(int(v.nbytes) for v in encoded.values() if hasattr(v, "nbytes"))
+        return TimedResult(outcomes=result.outcomes, encoded=result.encoded, cpu_s=cpu, returned_bytes=size)
 
 
 def _view(pretrained: str, batch_size: int, docs) -> LlavaOneVision:
@@ -138,9 +148,9 @@ def measure_workload(
         finish_s = finish_cpu = 0.0
         start, main_start = time.perf_counter(), time.process_time()
         for _i, jobs in stream():
-            result, cpu, size = preparer(jobs)
-            cpu_s += cpu
-            returned += size
+            result = preparer(jobs)
+            cpu_s += result.cpu_s
+            returned += result.returned_bytes
             finish_start, finish_cpu_start = time.perf_counter(), time.process_time()
             tables.finish_all(dict(result.encoded or {}), dtype)
             finish_s += time.perf_counter() - finish_start
@@ -152,18 +162,22 @@ def measure_workload(
             workers,
             TimedPreparer,
             (LlavaOneVision, view.args, pickle.dumps(view.processor)),
-            pin=view.args.pin_preprocess_workers,  # the adapter's default
+            pin=view.args.pin_preprocess_workers,  # the adapter's defaults
+            slabs=shared_memory_has_room(),
         )
         try:
-            warm = [pool.submit(all_jobs[i % len(all_jobs)]) for i in range(workers)]
-            for future in warm:
-                future.result()
+            in_flight = batches_in_flight(workers, PREFETCH_BATCHES)
+            # start-up: every worker started, and the shared-memory slabs made and touched once
+            warm = ((i, all_jobs[i % len(all_jobs)]) for i in range(2 * in_flight))
+            for _warm in pool.ordered(warm, in_flight=in_flight, on_broken=_refuse):
+                pass
             start, main_start = time.perf_counter(), time.process_time()
-            for _i, (_result, cpu, size) in pool.ordered(
-                stream(), in_flight=batches_in_flight(workers, PREFETCH_BATCHES), on_broken=_refuse
+            for _i, result in pool.ordered(
+                stream(), in_flight=in_flight, on_broken=_refuse
             ):
-                cpu_s += cpu
-                returned += size
+                cpu_s += result.cpu_s
+                returned += result.returned_bytes
+                del result  # the consumer is done with the batch: its slab is free again
             wall, main_cpu = time.perf_counter() - start, time.process_time() - main_start
         finally:
             pool.close()

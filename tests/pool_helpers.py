@@ -30,6 +30,24 @@ class Echo:
         return (value, os.getpid())
 
 
+class Encoder:
+    """A worker state that answers like ``BatchPreparer``: ``(value, megabytes, dtype)`` -> a
+    ``BatchResult`` whose ``encoded`` holds a large tensor filled with ``value`` and a small one."""
+
+    def __call__(self, payload):
+        import torch
+
+        from ov_eval.models.preprocess_pool import BatchResult
+
+        value, megabytes, dtype = payload
+        dtype = getattr(torch, dtype)
+        count = (megabytes << 20) // torch.empty((), dtype=dtype).element_size()
+        return BatchResult(
+            outcomes=[value],
+            encoded={"pixel_values": torch.full((count,), value, dtype=dtype), "ids": torch.tensor([value])},
+        )
+
+
 def threads_started_by_batch_encoding(tokenizer_dir: str) -> int:
     """Threads this process gained from one padded batch through a fast tokenizer."""
     from transformers import AutoTokenizer

@@ -69,6 +69,7 @@ from ov_eval.models.preprocess_pool import (
     batches_in_flight,
     default_workers,
     prepare_isolated,
+    shared_memory_has_room,
     torch_tensors,
 )
 from ov_eval.models.prompting import chatml_prompt, user_content, validate_context
@@ -532,7 +533,11 @@ class LlavaOneVision(lmms):
         if self._pool is None:
             factory_args = (type(self), self.args, pickle.dumps(self.processor))
             self._pool = PreprocessPool(
-                self.preprocess_workers, BatchPreparer, factory_args, pin=self.args.pin_preprocess_workers
+                self.preprocess_workers,
+                BatchPreparer,
+                factory_args,
+                pin=self.args.pin_preprocess_workers,
+                slabs=shared_memory_has_room(),
             )
             shares = self._pool.shares
             logger.info(

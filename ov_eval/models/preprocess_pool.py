@@ -52,6 +52,7 @@ from typing import Any
 from loguru import logger
 
 from ov_eval.models.errors import SampleError
+from ov_eval.models.shared_slabs import SHARED_MEMORY_DIR, SlabRing, SlabTicket, write_into_slab
 
 START_METHOD = "spawn"
 PARENT_POLL_S = 1.0
@@ -140,7 +141,6 @@ class BatchResult:
     encoded: Any = None
 
 
-SHARED_MEMORY_DIR = "/dev/shm"
 SHARED_MEMORY_MIN_FREE = 4 << 30  # room for a few batches of 16 videos (~0.9 GB each in float32)
 
 
@@ -284,13 +284,27 @@ def _run(payload: Any) -> Any:
     return _worker_state(payload)
 
 
+def _run_into_slab(ticket: SlabTicket | None, payload: Any) -> tuple[Any, Any]:
+    """``_run``, then the large tensors of the result's ``encoded`` go into the ticket's slab."""
+    result = _run(payload)
+    return result, write_into_slab(getattr(result, "encoded", None), ticket)
+
+
 # ---------------------------------------------------------------- main process side
 class PreprocessPool:
     """``workers`` processes, each holding ``factory(*factory_args)`` (a callable), fed in order;
-    with ``pin``, each worker runs on its own share of the cores (``core_shares``)."""
+    with ``pin``, each worker runs on its own share of the cores (``core_shares``); with ``slabs``,
+    ``ordered`` hands the large tensors of results that have an ``encoded`` dict back through
+    reused shared memory (``shared_slabs``)."""
 
     def __init__(
-        self, workers: int, factory: Callable[..., Any], factory_args: tuple, *, pin: bool = False
+        self,
+        workers: int,
+        factory: Callable[..., Any],
+        factory_args: tuple,
+        *,
+        pin: bool = False,
+        slabs: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError(f"a preprocessing pool needs at least one worker, got {workers}")
@@ -298,6 +312,7 @@ class PreprocessPool:
         self._factory = factory
         self._factory_args = factory_args
         self.shares = core_shares(workers) if pin else None
+        self.slabs = SlabRing(limit=1) if slabs else None
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0  # bumped by terminate(): which executor a future was submitted to
 
@@ -321,10 +336,13 @@ class PreprocessPool:
         return sorted((getattr(executor, "_processes", None) or {}).keys()) if executor else []
 
     def close(self) -> None:
-        """Let workers finish their current task and exit."""
+        """Let workers finish their current task and exit; then free the slabs (tensors still
+        viewing one keep its memory until they go)."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self.slabs is not None:
+            self.slabs.close()
 
     def terminate(self) -> None:
         """Stop now: queued work is dropped and running workers are killed (no waiting on a batch of
@@ -360,38 +378,70 @@ class PreprocessPool:
         is yielded in its place; later payloads go to a fresh pool. If the consumer stops early (an
         exception or Ctrl-C in the model loop), the workers are terminated."""
         upcoming = iter(items)
-        pending: deque[tuple[Any, Any, Future | None, int]] = deque()
+        pending: deque[tuple[Any, Any, Future | None, int, SlabTicket | None]] = deque()
+        slabs = self.slabs
+        if slabs is not None:
+            slabs.limit = 2 * max(1, in_flight) + 2  # in flight, plus batches the consumer still holds
+
+        def submit(ticket: SlabTicket | None, payload: Any) -> Future:
+            if slabs is None:
+                return self.submit(payload)
+            return self._pool().submit(_run_into_slab, ticket, payload)
 
         def submit_next() -> None:
             item = next(upcoming, None)
             if item is None:
                 return
             key, payload = item
+            ticket = slabs.lease() if slabs is not None else None
             try:
-                future = self.submit(payload)
+                future = submit(ticket, payload)
             except BrokenProcessPool:
                 # a worker died after the last result was taken: this payload goes to a fresh pool;
                 # the futures of the broken one fail when their turn comes and are redone then
                 self.terminate()
-                future = self.submit(payload)
-            pending.append((key, payload, future, self.generation))
+                future = submit(ticket, payload)
+            pending.append((key, payload, future, self.generation, ticket))
+
+        def received(future: Future, ticket: SlabTicket | None) -> Any:
+            try:
+                outcome = future.result()
+            except BaseException:
+                give_back(ticket)
+                raise
+            if slabs is None:
+                return outcome
+            result, need = outcome
+            slabs.receive(getattr(result, "encoded", None), ticket, need)
+            return result
+
+        def give_back(ticket: SlabTicket | None) -> None:
+            if slabs is not None and ticket is not None:
+                slabs.release(ticket.name)
 
         finished = False
         try:
             for _ in range(max(1, in_flight)):
                 submit_next()
             while pending:
-                key, payload, future, generation = pending.popleft()
+                key, payload, future, generation, ticket = pending.popleft()
                 try:
-                    result = future.result() if future is not None else on_broken(key, payload)
+                    if future is None:
+                        give_back(ticket)
+                        result = on_broken(key, payload)
+                    else:
+                        result = received(future, ticket)
                 except (BrokenProcessPool, CancelledError) as exc:
                     logger.warning(
                         f"[ov-eval] a preprocessing worker died ({type(exc).__name__}: {exc}); "
                         "preparing the batches in flight again"
                     )
+                    give_back(ticket)
                     # futures of the broken executor are redone unless they finished in time;
                     # those of a fresh executor started since then are healthy and kept
-                    pending = deque((k, p, _kept(f) if g == generation else f, g) for k, p, f, g in pending)
+                    pending = deque(
+                        (k, p, _kept(f) if g == generation else f, g, t) for k, p, f, g, t in pending
+                    )
                     if generation == self.generation:
                         self.terminate()  # a broken executor takes no more work; the next submit starts one
                     result = on_broken(key, payload)
@@ -401,6 +451,8 @@ class PreprocessPool:
         finally:
             if not finished:
                 self.terminate()
+                for _key, _payload, _future, _generation, ticket in pending:
+                    give_back(ticket)  # their workers are gone: nothing writes into these slabs now
 
 
 def _kept(future: Future | None) -> Future | None:

@@ -1,0 +1,241 @@
+"""Shared-memory slabs that carry a batch's large tensors from a worker back, reused batch after batch.
+
+torch's own tensor pickling puts every tensor a worker returns into a *fresh* shared-memory
+segment: the worker page-faults it in and the kernel zeroes each page first (a 32-frame video's
+13.6 MiB is 3,500 pages), then the segment is freed when the model is done with it. With two
+workers on the 2-vCPU VM that zeroing took 10-13 % of a worker's CPU (``clear_page_erms`` under
+``shmem_fault`` in ``perf``), against under 1 % with one; on a 16-core GPU host every worker does it.
+
+Here the main process owns a few segments (``SlabRing``) and hands one to each batch it submits
+(``SlabTicket``). The worker copies the result's large tensors into it (the copy torch's pickling
+made anyway) and sends back where each one lies (``SlabPlace``); the main process builds the
+tensors as views of its own mapping, so no page is faulted or zeroed once the slabs have been
+used. A slab goes back to the ring when the last tensor viewing it is gone (a finaliser on the
+array every view keeps alive), never earlier, whatever the consumer holds on to; a result that
+does not fit travels the old way and the ring's capacity grows for the next batches.
+
+Only Linux's ``/dev/shm`` is used (the pool checks it has room); workers map the slab's file
+directly, so the main process alone registers it with multiprocessing's resource tracker, which
+removes it if the main process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import threading
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+import torch
+
+SHARED_MEMORY_DIR = "/dev/shm"
+MIN_BYTES = 1 << 20  # smaller tensors (ids, masks, sizes) are not worth a slab
+ALIGN = 64  # every tensor starts on a cache line (and any dtype's alignment)
+HEADROOM = 1.25  # a slab is made this much larger than the largest batch seen so far
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class SlabTicket:
+    """What a worker is told with its batch: the slab to write into, and every slab the ring still
+    owns (attachments to others are dropped, so a retired slab's memory is not kept alive)."""
+
+    name: str
+    capacity: int
+    live: frozenset[str]
+
+
+@dataclass(frozen=True)
+class SlabPlace:
+    """Where one tensor of a result lies in its slab."""
+
+    offset: int
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * torch.empty((), dtype=self.dtype).element_size()
+
+
+@dataclass(frozen=True)
+class SlabNeed:
+    """A result that did not fit its slab (or had none) says how many bytes it would have needed."""
+
+    nbytes: int
+
+
+def _aligned(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _large(encoded: dict) -> list[str]:
+    return [
+        key
+        for key, value in encoded.items()
+        if isinstance(value, torch.Tensor) and value.numel() * value.element_size() >= MIN_BYTES
+    ]
+
+
+def _map(name: str, capacity: int) -> np.ndarray:
+    """The slab's file mapped into this process, as bytes. Nobody closes the mapping: it is
+    unmapped when the last array viewing it is gone, so no view can outlive its memory."""
+    fd = os.open(os.path.join(SHARED_MEMORY_DIR, name.lstrip("/")), os.O_RDWR)
+    try:
+        return np.frombuffer(mmap.mmap(fd, capacity), dtype=np.uint8)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- worker side
+_attached: dict[str, np.ndarray] = {}
+
+
+def _attach(name: str, capacity: int) -> np.ndarray:
+    if name not in _attached:
+        _attached[name] = _map(name, capacity)
+    return _attached[name]
+
+
+def _forget_retired(live: Iterable[str]) -> None:
+    for name in set(_attached) - set(live):
+        del _attached[name]
+
+
+def write_into_slab(encoded: Any, ticket: SlabTicket | None) -> SlabNeed | None:
+    """In a worker: move the large tensors of ``encoded`` (a dict or ``BatchFeature``) into the
+    ticket's slab, replacing each by its ``SlabPlace``. Returns ``SlabNeed`` when they do not fit (or
+    there is no ticket): they then stay tensors and travel as torch pickles them."""
+    if ticket is not None:
+        _forget_retired(ticket.live)
+    if not encoded:
+        return None
+    keys = _large(encoded)
+    if not keys:
+        return None
+    need = sum(_aligned(encoded[key].numel() * encoded[key].element_size()) for key in keys)
+    if ticket is None or need > ticket.capacity:
+        return SlabNeed(need)
+    slab = torch.from_numpy(_attach(ticket.name, ticket.capacity))
+    offset = 0
+    for key in keys:
+        tensor = encoded[key]
+        size = tensor.numel() * tensor.element_size()
+        slab[offset : offset + size].view(tensor.dtype).view(tensor.shape).copy_(tensor)
+        encoded[key] = SlabPlace(offset, tensor.dtype, tuple(tensor.shape))
+        offset += _aligned(size)
+    return None
+
+
+# ---------------------------------------------------------------- main process side
+class _Slab:
+    def __init__(self, capacity: int) -> None:
+        # created through multiprocessing so that its resource tracker unlinks it if we die;
+        # used through our own mapping (``_map``), which no close() can pull from under a view
+        self._memory = shared_memory.SharedMemory(create=True, size=capacity)
+        self._memory.close()  # its own mapping only; the name lives until unlink
+        self.name = self._memory.name
+        self.capacity = capacity
+        self.array: np.ndarray | None = _map(self.name, capacity)
+
+    def unlink(self) -> None:
+        """Remove the name from /dev/shm; the memory goes when the last mapping of it does."""
+        with contextlib.suppress(FileNotFoundError):
+            self._memory.unlink()
+
+    def destroy(self) -> None:
+        self.array = None
+        self.unlink()
+
+
+class SlabRing:
+    """The main process's slabs: at most ``limit`` exist; each is free, or leased to one batch from
+    submission until the last tensor viewing it is gone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.capacity = 0  # unknown until the first result says how large a batch is
+        self._free: list[_Slab] = []
+        self._leased: dict[str, _Slab] = {}
+        self._closed = False
+        self.created = 0  # slabs made over the ring's life (tests, bench)
+        # finalisers run on whichever thread drops a batch's last tensor, even inside ``lease``
+        self._lock = threading.RLock()
+
+    def lease(self) -> SlabTicket | None:
+        """A slab for the next batch, or ``None`` (no size known yet, or every slab still in use)."""
+        with self._lock:
+            return self._lease()
+
+    def _lease(self) -> SlabTicket | None:
+        if self._closed or self.capacity == 0:
+            return None
+        while self._free:
+            slab = self._free.pop()
+            if slab.capacity >= self.capacity:
+                break
+            slab.destroy()  # smaller than batches have turned out to be
+        else:
+            if len(self._leased) >= self.limit:
+                return None
+            slab = _Slab(self.capacity)
+            self.created += 1
+        self._leased[slab.name] = slab
+        return SlabTicket(slab.name, slab.capacity, frozenset([*self._leased, *(s.name for s in self._free)]))
+
+    def receive(self, encoded: Any, ticket: SlabTicket | None, need: SlabNeed | None) -> Any:
+        """Turn a result's ``SlabPlace`` entries back into tensors viewing the slab, and lease the
+        slab to those tensors; a slab the result did not use is free again at once."""
+        with self._lock:
+            return self._receive(encoded, ticket, need)
+
+    def _receive(self, encoded: Any, ticket: SlabTicket | None, need: SlabNeed | None) -> Any:
+        if need is not None:
+            self.capacity = max(self.capacity, -(-int(need.nbytes * HEADROOM) // MiB) * MiB)
+        if ticket is None:
+            return encoded
+        slab = self._leased.get(ticket.name)
+        places = {k: v for k, v in (encoded or {}).items() if isinstance(v, SlabPlace)}
+        if slab is None or slab.array is None:
+            if places:
+                raise RuntimeError(f"a result lies in shared-memory slab {ticket.name}, which is gone")
+            return encoded
+        if not places:
+            self.release(ticket.name)
+            return encoded
+        used = max(place.offset + place.nbytes for place in places.values())
+        lease = slab.array[:used]  # a new array object: every tensor below keeps it alive
+        weakref.finalize(lease, self.release, ticket.name)
+        whole = torch.from_numpy(lease)
+        for key, place in places.items():
+            encoded[key] = (
+                whole[place.offset : place.offset + place.nbytes].view(place.dtype).view(place.shape)
+            )
+        return encoded
+
+    def release(self, name: str) -> None:
+        """The batch leased ``name`` is gone (or never used it): the slab is free for the next."""
+        with self._lock:
+            slab = self._leased.pop(name, None)
+            if slab is None:
+                return
+            if self._closed:
+                slab.destroy()
+            else:
+                self._free.append(slab)
+
+    def close(self) -> None:
+        """Unlink every slab; those still viewed by tensors are unmapped when the tensors go."""
+        with self._lock:
+            self._closed = True
+            for slab in self._free:
+                slab.destroy()
+            self._free.clear()
+            for slab in self._leased.values():
+                slab.unlink()
