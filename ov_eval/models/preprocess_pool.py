@@ -13,9 +13,10 @@ module spreads the same work over processes:
 * Each worker runs on its own share of the cores (``core_shares``; ``pin_preprocess_workers``):
   a video worker's decoding thread then hands frames over on its own core instead of waiting
   for wake-ups across cores.
-* Encoded tensors come back through shared memory (torch's own tensor pickling), or
-  through the pipe as bytes where ``/dev/shm`` is too small (a container's default);
-  pixels travel as uint8 and are finished on the model's device (``pixels.py``).
+* Encoded tensors come back through shared memory: the large ones (pixels) in slabs the
+  main process reuses batch after batch (``shared_slabs.py``), the small ones as torch pickles
+  them; through the pipe as bytes where ``/dev/shm`` is too small (a container's default).
+  Pixels travel as uint8 and are finished on the model's device (``pixels.py``).
 * ``BatchPreparer``: what a worker runs per batch. It calls the adapter's own
   ``_build_sample`` and ``_processor_inputs`` on a model-less instance holding the
   adapter's ``args`` and a pickled copy of its processor, so pool and inline path
