@@ -382,7 +382,9 @@ class PreprocessPool:
         pending: deque[tuple[Any, Any, Future | None, int, SlabTicket | None]] = deque()
         slabs = self.slabs
         if slabs is not None:
-            slabs.limit = 2 * max(1, in_flight) + 2  # in flight, plus batches the consumer still holds
+            # in flight, plus the batch the consumer works on and the one before it (not yet dropped);
+            # beyond that a batch travels as torch pickles it, so /dev/shm use stays bounded
+            slabs.limit = max(1, in_flight) + 2
 
         def submit(ticket: SlabTicket | None, payload: Any) -> Future:
             if slabs is None:
