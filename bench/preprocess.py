@@ -172,9 +172,7 @@ def measure_workload(
             for _warm in pool.ordered(warm, in_flight=in_flight, on_broken=_refuse):
                 pass
             start, main_start = time.perf_counter(), time.process_time()
-            for _i, result in pool.ordered(
-                stream(), in_flight=in_flight, on_broken=_refuse
-            ):
+            for _i, result in pool.ordered(stream(), in_flight=in_flight, on_broken=_refuse):
                 cpu_s += result.cpu_s
                 returned += result.returned_bytes
                 del result  # the consumer is done with the batch: its slab is free again
