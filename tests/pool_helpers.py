@@ -128,3 +128,14 @@ def run_and_hang(mode: str) -> None:
 
 if __name__ == "__main__":
     run_and_hang(sys.argv[1])
+
+
+def use_slabs_and_exit_without_closing() -> None:
+    """Child-process body: a pool with slabs prepares a few batches, one result is still held, and
+    the process exits without closing the pool (as an adapter does); prints the slabs' names."""
+    pool = PreprocessPool(2, Encoder, (), slabs=True)
+    held = None
+    for _key, result in pool.ordered(((v, (v, 2, "uint8")) for v in range(6)), 3, None):
+        held = result
+    assert held is not None
+    print(" ".join(sorted(pool.slabs.names())), flush=True)

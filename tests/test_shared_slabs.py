@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -163,6 +166,23 @@ def test_pool_results_through_slabs_equal_the_worker_s_tensors():
         assert pool.slabs.created == held_slabs  # twenty more batches, no new slab
     finally:
         pool.close()
+
+
+def test_a_process_that_never_closes_its_pool_leaves_nothing_in_dev_shm():
+    tests = Path(__file__).resolve().parent
+    child = subprocess.run(
+        [sys.executable, "-c", "import pool_helpers; pool_helpers.use_slabs_and_exit_without_closing()"],
+        cwd=tests,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr
+    names = child.stdout.split()
+    assert names  # slabs were used
+    assert not [name for name in names if _exists(name)]
+    assert "leaked" not in child.stderr  # removed by us, not by the resource tracker's clean-up
 
 
 def _refuse(_key, _payload):

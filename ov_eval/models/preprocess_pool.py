@@ -314,6 +314,8 @@ class PreprocessPool:
         self._factory_args = factory_args
         self.shares = core_shares(workers) if pin else None
         self.slabs = SlabRing(limit=1) if slabs else None
+        if self.slabs is not None:  # an adapter never closes its pool: /dev/shm is cleared at exit
+            weakref.finalize(self, self.slabs.close)
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0  # bumped by terminate(): which executor a future was submitted to
 

@@ -187,7 +187,7 @@ class SlabRing:
             slab = _Slab(self.capacity)
             self.created += 1
         self._leased[slab.name] = slab
-        return SlabTicket(slab.name, slab.capacity, frozenset([*self._leased, *(s.name for s in self._free)]))
+        return SlabTicket(slab.name, slab.capacity, frozenset(self.names()))
 
     def receive(self, encoded: Any, ticket: SlabTicket | None, need: SlabNeed | None) -> Any:
         """Turn a result's ``SlabPlace`` entries back into tensors viewing the slab, and lease the
@@ -218,6 +218,11 @@ class SlabRing:
                 whole[place.offset : place.offset + place.nbytes].view(place.dtype).view(place.shape)
             )
         return encoded
+
+    def names(self) -> list[str]:
+        """Every slab the ring owns now (free or leased)."""
+        with self._lock:
+            return [*self._leased, *(slab.name for slab in self._free)]
 
     def release(self, name: str) -> None:
         """The batch leased ``name`` is gone (or never used it): the slab is free for the next."""
