@@ -132,6 +132,26 @@ def test_every_slab_leaves_dev_shm_at_close_even_one_still_viewed():
     gc.collect()
 
 
+def test_a_full_dev_shm_means_no_slab_and_no_file_left(monkeypatch):
+    ring = SlabRing(limit=4)
+    try:
+        _round_trip(ring, 0)
+        before = set(os.listdir("/dev/shm"))
+
+        def full(fd, offset, length):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "posix_fallocate", full)
+        received, expected, slab = _round_trip(ring, 1)
+        assert slab is None  # travelled as torch pickles it
+        assert torch.equal(received["pixel_values"], expected["pixel_values"])
+        assert set(os.listdir("/dev/shm")) == before  # the half-made slab was removed
+        monkeypatch.undo()
+        assert _round_trip(ring, 2)[2] is not None  # room again: slabs again
+    finally:
+        ring.close()
+
+
 def test_no_slab_beyond_the_limit():
     ring = SlabRing(limit=2)
     try:

@@ -14,9 +14,11 @@ used. A slab goes back to the ring when the last tensor viewing it is gone (a fi
 array every view keeps alive), never earlier, whatever the consumer holds on to; a result that
 does not fit travels the old way and the ring's capacity grows for the next batches.
 
-Only Linux's ``/dev/shm`` is used (the pool checks it has room); workers map the slab's file
-directly, so the main process alone registers it with multiprocessing's resource tracker, which
-removes it if the main process dies.
+Only Linux's ``/dev/shm`` is used (the pool checks it has room). A slab's pages are reserved when
+it is made, so a full ``/dev/shm`` means no slab (the batch travels the old way), not a worker
+killed by SIGBUS mid-write. Workers map the slab's file directly, so the main process alone
+registers it with multiprocessing's resource tracker, which removes it if the main process dies;
+the pool removes them itself when it is closed or at interpreter exit.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from loguru import logger
 
 SHARED_MEMORY_DIR = "/dev/shm"
 MIN_BYTES = 1 << 20  # smaller tensors (ids, masks, sizes) are not worth a slab
@@ -93,6 +96,19 @@ def _map(name: str, capacity: int) -> np.ndarray:
         os.close(fd)
 
 
+def _reserve(name: str, capacity: int) -> None:
+    """Allocate the slab's pages now. tmpfs hands out pages on first write, and a write that finds
+    /dev/shm full kills the writer with SIGBUS; reserved up front, a full /dev/shm is an ``OSError``
+    here instead (the batch then travels as torch pickles it), never a dead worker mid-batch."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(os.path.join(SHARED_MEMORY_DIR, name.lstrip("/")), os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, capacity)
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------- worker side
 _attached: dict[str, np.ndarray] = {}
 
@@ -142,6 +158,11 @@ class _Slab:
         self._memory.close()  # its own mapping only; the name lives until unlink
         self.name = self._memory.name
         self.capacity = capacity
+        try:
+            _reserve(self.name, capacity)
+        except OSError:
+            self.unlink()
+            raise
         self.array: np.ndarray | None = _map(self.name, capacity)
 
     def unlink(self) -> None:
@@ -184,7 +205,11 @@ class SlabRing:
         else:
             if len(self._leased) >= self.limit:
                 return None
-            slab = _Slab(self.capacity)
+            try:
+                slab = _Slab(self.capacity)
+            except OSError as exc:  # /dev/shm full (ENOSPC) or gone: this batch goes without a slab
+                logger.warning(f"[ov-eval] no shared-memory slab of {self.capacity >> 20} MiB ({exc})")
+                return None
             self.created += 1
         self._leased[slab.name] = slab
         return SlabTicket(slab.name, slab.capacity, frozenset(self.names()))
