@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from bench.calibrate import scaling
+from bench.calibrate import model_loop_share, scaling
 from bench.checkpoints import CONFIGS
 from bench.harness import Options, run_benchmark
 from bench.preprocess import default_worker_counts
@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     result = run_benchmark(options)
     machine_scaling = scaling(list(options.preprocess_workers)) if options.preprocess_workers else None
+    loop_share = None
+    if options.preprocess_workers and max(options.preprocess_workers) > 0:
+        loop_share = (max(options.preprocess_workers), model_loop_share(max(options.preprocess_workers)))
     command = " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     prep_settings = (
         f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"* git commit: `{git_commit(REPO)}`",
                 f"* settings: {prep_settings}",
                 "",
-                format_preprocessing(result.preprocessing, [], machine_scaling),
+                format_preprocessing(result.preprocessing, [], machine_scaling, loop_share),
             ]
         )
         print(section)
@@ -141,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         flops=result.flops,
         matmul_peak=result.matmul_peak,
     )
-    section += "\n" + format_preprocessing(result.preprocessing, result.measurements, machine_scaling)
+    section += "\n" + format_preprocessing(
+        result.preprocessing, result.measurements, machine_scaling, loop_share
+    )
     print(section)
     if not args.no_append:
         append(args.results, section)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
-from ov_eval.models.preprocess_pool import START_METHOD
+from ov_eval.models.preprocess_pool import START_METHOD, PreprocessPool
 
 LOOP = 2_000_000
 
@@ -77,3 +77,43 @@ def scaling(worker_counts: list[int]) -> dict[str, dict[int, float]]:
         rates = {w: processes_rate(w, probe) for w in counts}
         result[name] = {w: rates[w] / rates[1] for w in counts if w > 1}
     return result
+
+
+class Burn:
+    """A pool worker's state that keeps its core busy for the seconds it is given."""
+
+    def __call__(self, seconds: float) -> int:
+        end, spins = time.perf_counter() + seconds, 0
+        while time.perf_counter() < end:
+            spin(10_000)
+            spins += 1
+        return spins
+
+
+def _loop_rate(seconds: float) -> float:
+    """Rounds of a small Python loop per second in this process: a stand-in for a model loop that
+    launches kernels (CPU-bound, single-threaded)."""
+    end, rounds = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        spin(10_000)
+        rounds += 1
+    return rounds / seconds
+
+
+def model_loop_share(workers: int, seconds: float = 3.0) -> float:
+    """This process's loop rate while ``workers`` workers of the adapter's pool (pinned as by
+    default, at the pool's lower priority) burn CPU, over its rate alone. With one worker per core
+    the loop shares a core with one of them: near 1.0 means the loop keeps that core."""
+    alone = _loop_rate(seconds / 2)
+    pool = PreprocessPool(workers, Burn, (), pin=True)
+    try:
+        for future in [pool.submit(0.1) for _ in range(workers)]:  # every worker started
+            future.result()
+        busy = [pool.submit(seconds + 1.0) for _ in range(workers)]
+        time.sleep(0.5)
+        beside = _loop_rate(seconds)
+        for future in busy:
+            future.result()
+    finally:
+        pool.close()
+    return beside / alone

@@ -183,6 +183,7 @@ def format_preprocessing(
     prep: list[PrepMeasurement],
     measurements: list[Measurement],
     machine_scaling: dict[str, dict[int, float]] | None = None,
+    loop_share: tuple[int, float] | None = None,
 ) -> str:
     """The preprocessing ceiling per worker count, and beside it the model-only rate (samples / time
     inside ``generate`` of ``ours_batched``, where nothing else overlaps it): the lower one bounds."""
@@ -264,6 +265,14 @@ def format_preprocessing(
         lines += [
             "",
             f"Machine scaling right after, probes sharing nothing (`bench/calibrate.py`) vs one process: {probes}",
+        ]
+    if loop_share:
+        workers, share = loop_share
+        lines += [
+            "",
+            f"Model loop beside the pool (`bench/calibrate.py`): a single-threaded Python loop in this process ran at "
+            f"{share:.2f}x its rate alone while {workers} pool workers (pinned, lower priority: the adapter's "
+            "defaults) kept their cores busy",
         ]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load is not None:

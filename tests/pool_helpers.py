@@ -25,6 +25,8 @@ class Echo:
             return (where_a_large_block_lives(value), os.getpid())
         if kind == "tokenize":
             return (threads_started_by_batch_encoding(value), os.getpid())
+        if kind == "priority":
+            return (os.getpriority(os.PRIO_PROCESS, 0), os.getpid())
         if kind == "cores":
             return (cores_of_this_process_and_a_new_thread(), os.getpid())
         return (value, os.getpid())

@@ -205,6 +205,8 @@ def test_ratios_are_taken_within_a_round_and_their_median_reported():
     assert cells[2] == "1.50"  # median samples/s
     assert cells[3] == "1.80x (1.50-1.85)"  # median of per-round ratios, not ratio of medians (1.5/1.0)
     assert cells[4] == "0.100" and cells[6] == "6.0" and cells[8] == "12.00 MiB"
+    with_loop = format_preprocessing(prep, [], None, (2, 0.974))
+    assert "ran at 0.97x its rate alone while 2 pool workers (pinned, lower priority" in with_loop
 
 
 def test_the_jpeg_workload_is_decoded_where_its_rows_are_read(result):

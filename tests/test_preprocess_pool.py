@@ -239,6 +239,13 @@ def test_pinned_workers_and_the_threads_they_start_run_on_their_own_share(monkey
     assert process_cores == thread_cores == frozenset(os.sched_getaffinity(0))
 
 
+def test_workers_run_at_a_lower_priority_than_the_model_loop(echo_pool):
+    from ov_eval.models.preprocess_pool import WORKER_NICENESS
+
+    niceness, _pid = echo_pool.submit(("priority", 0.0, None)).result()
+    assert niceness == min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)
+
+
 def test_preprocess_workers_model_arg():
     assert AdapterArgs.from_kwargs().preprocess_workers is None  # auto
     assert AdapterArgs.from_kwargs(preprocess_workers="auto").preprocess_workers is None

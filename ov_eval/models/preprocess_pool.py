@@ -12,7 +12,8 @@ module spreads the same work over processes:
   ``in_flight`` batches submitted but not yet consumed (memory stays bounded).
 * Each worker runs on its own share of the cores (``core_shares``; ``pin_preprocess_workers``):
   a video worker's decoding thread then hands frames over on its own core instead of waiting
-  for wake-ups across cores.
+  for wake-ups across cores. Workers run at a lower priority (``WORKER_NICENESS``) than the
+  main process, whose model loop shares a core with one of them.
 * Encoded tensors come back through shared memory: the large ones (pixels) in slabs the
   main process reuses batch after batch (``shared_slabs.py``), the small ones as torch pickles
   them; through the pipe as bytes where ``/dev/shm`` is too small (a container's default).
@@ -260,6 +261,22 @@ def _take_share(shares: list[frozenset[int]] | None, slots: Any) -> None:
         os.sched_setaffinity(0, shares[slot % len(shares)])
 
 
+WORKER_NICENESS = 10  # CFS weight 110 against the main process's 1024: it keeps ~90 % of a shared core
+
+
+def _yield_to_the_model_loop() -> None:
+    """Run this worker at a lower priority than the main process.
+
+    By default there is one worker per core, so the main process (the model loop: on a GPU it
+    launches the kernels, a CPU-bound loop for a small model) shares a core with a worker, and
+    at equal priority gets half of it, or less once pinned workers cannot move away. Preparation
+    only matters as far as it keeps that loop fed, so the loop goes first. Measured with an
+    ad-hoc script on the 2-vCPU VM (two workers pinned and busy, a Python loop in the parent):
+    docs/bench.md."""
+    with contextlib.suppress(OSError, AttributeError):  # no nice() on this platform: equal priority
+        os.nice(WORKER_NICENESS)
+
+
 def _initialize(
     factory: Callable[..., Any],
     factory_args: tuple,
@@ -269,6 +286,7 @@ def _initialize(
 ) -> None:
     global _worker_state
     _take_share(shares, slots)  # first: threads started below inherit the affinity
+    _yield_to_the_model_loop()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     # One core per worker, the pool is the parallelism: a fast tokenizer would otherwise start a
     # thread per core for every padded batch: 3-15 % more CPU per sample here (docs/bench.md).
