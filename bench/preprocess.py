@@ -8,9 +8,9 @@ model-only rate (samples / time inside ``generate``) and see which one bounds a 
 
 Rows: ``0`` workers = one thread in this process (what ``prefetch_batches`` does,
 with torch's default intra-op threads), ``W`` >= 1 = that many worker processes
-(one torch thread each). Start-up is excluded: before the clock starts, twice the batches in
-flight have passed through the pool (every worker started, the shared-memory slabs made and
-touched). Dataset reads, job pickling and the transfer of the encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
+(one torch thread each). Start-up is excluded: before the clock starts, every batch (and at least
+twice the batches in flight) has passed through the pool once: every worker started, the
+shared-memory slabs made and grown to the largest batch, as in a long run after its first batches. Dataset reads, job pickling and the transfer of the encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
 preparation itself, so ``1 / it`` is the rate one free core sustains, whatever else
 the machine was doing: the number to multiply by a GPU machine's cores. ``main CPU
 ms/sample`` is this process's share (all its threads), the serial part no worker
@@ -167,8 +167,9 @@ def measure_workload(
         )
         try:
             in_flight = batches_in_flight(workers, PREFETCH_BATCHES)
-            # start-up: every worker started, and the shared-memory slabs made and touched once
-            warm = ((i, all_jobs[i % len(all_jobs)]) for i in range(2 * in_flight))
+            # start-up: every worker started, the shared-memory slabs made and grown to the largest
+            # batch (what a long run converges to after its first batches)
+            warm = ((i, all_jobs[i % len(all_jobs)]) for i in range(max(2 * in_flight, len(all_jobs))))
             for _warm in pool.ordered(warm, in_flight=in_flight, on_broken=_refuse):
                 pass
             start, main_start = time.perf_counter(), time.process_time()

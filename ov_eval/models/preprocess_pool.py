@@ -86,7 +86,8 @@ def core_shares(workers: int, cores: Iterable[int] | None = None) -> list[frozen
     Why: a worker that decodes video runs two busy threads (decord decodes on a thread of its own and
     hands every frame over). Left to the kernel, the threads of all workers migrate between cores and
     wait for each other's wake-ups; with one share per worker they stay put. Measured on the 2-core
-    VM, 2 workers on 32-frame videos: 18-20 % more samples/s, idle CPU 15 % -> 2-3 % (docs/bench.md).
+    VM, 2 workers on 32-frame videos: 10.05 -> 12.71 samples/s in the ceiling, idle CPU 15 % -> 0-3 %
+    (docs/bench.md).
 
     ``None`` (no pinning) where shares would not be one's own: a single worker (its share is every
     core anyway), more workers than cores, several ranks on this machine (``LOCAL_WORLD_SIZE`` > 1:
