@@ -325,8 +325,11 @@ def test_pool_tensors_are_identical_to_the_inline_path(pooled, inline, media):
     docs = docs + [media[0]]
     attach_docs(pooled, docs)
     attach_docs(inline, docs)
+    _prepared(pooled, docs, requests)  # a run's first batches: they size the shared-memory slabs
+    carried = pooled._pool.slabs.carried
     batches = _prepared(pooled, docs, requests)
     assert len(batches) >= 4 and all(encoded is not None for _b, _s, encoded in batches)
+    assert pooled._pool.slabs.carried > carried  # pixels came back in shared-memory slabs
     for batch, samples, encoded in batches:
         reference_samples = inline._prepare(requests, batch, [None] * len(requests))
         reference = inline._processor_inputs(inline.processor, reference_samples)

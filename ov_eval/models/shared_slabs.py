@@ -186,6 +186,7 @@ class SlabRing:
         self._leased: dict[str, _Slab] = {}
         self._closed = False
         self.created = 0  # slabs made over the ring's life (tests, bench)
+        self.carried = 0  # results whose tensors came back in a slab (tests, bench)
         # finalisers run on whichever thread drops a batch's last tensor, even inside ``lease``
         self._lock = threading.RLock()
 
@@ -234,6 +235,7 @@ class SlabRing:
         if not places:
             self.release(ticket.name)
             return encoded
+        self.carried += 1
         used = max(place.offset + place.nbytes for place in places.values())
         lease = slab.array[:used]  # a new array object: every tensor below keeps it alive
         weakref.finalize(lease, self.release, ticket.name)
