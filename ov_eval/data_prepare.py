@@ -199,16 +199,21 @@ def prepare(source: VideoSource, from_dir: Path | None = None) -> list[str]:
     done = [f"{p.name}: left packed (audio; no task reads it)" for p in archives.skipped]
     if not archives:
         if not source.create_link:
+            only_audio = (
+                f" (only audio archives, which no task reads: {', '.join(p.name for p in archives.skipped)})"
+                if archives.skipped
+                else ""
+            )
             raise FileNotFoundError(
-                f"{source.task}: no .zip/.tar archives under {files} (download the repository "
-                f"{source.dataset_path} there, e.g. `huggingface-cli download --repo-type dataset "
+                f"{source.task}: no .zip/.tar archives of videos under {files}{only_audio} (download the "
+                f"repository {source.dataset_path} there, e.g. `huggingface-cli download --repo-type dataset "
                 f"{source.dataset_path} --local-dir {files}`)"
             )
         if target.exists() or target.is_symlink():
-            return [f"{target} exists (linked or unpacked before)"]
+            return [*done, f"{target} exists (linked or unpacked before)"]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(os.path.relpath(files, target.parent), target_is_directory=True)
-        return [f"linked {target} -> {files} (the repository ships its videos as a folder tree)"]
+        return [*done, f"linked {target} -> {files} (the repository ships its videos as a folder tree)"]
     target.mkdir(parents=True, exist_ok=True)
     jobs = [(p.name, "zip", [p]) for p in archives.zips]
     jobs += [(p.name, "tar", [p]) for p in archives.tars]

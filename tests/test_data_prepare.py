@@ -172,7 +172,7 @@ def test_a_repository_without_archives_says_where_to_download_it(tmp_path, monke
     assert main(["data", "prepare", "ov_egoschema_subset"]) == 1
     err = capsys.readouterr().err
     assert (
-        "no .zip/.tar archives under" in err
+        "no .zip/.tar archives of videos under" in err
         and "huggingface-cli download --repo-type dataset lmms-eval/egoschema" in err
     )
 
@@ -202,3 +202,30 @@ def test_audio_archives_are_left_packed(tmp_path, monkeypatch, capsys):
         "video_1.mp4",
         "video_2.mp4",
     ]
+
+
+def test_audio_archives_are_reported_where_a_repository_is_linked_or_has_no_video_archive(
+    tmp_path, monkeypatch
+):
+    """A repository whose videos are a folder tree is linked, and its audio archive still reported as
+    left packed; one with nothing but audio archives is refused with a line that says so."""
+    from ov_eval.data_prepare import VideoSource, prepare
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    repository = tmp_path / "repository"
+    (repository / "videos").mkdir(parents=True)
+    (repository / "videos" / "clip.mp4").write_bytes(b"mp4")
+    with zipfile.ZipFile(repository / "audio_tracks.zip", "w") as archive:
+        archive.writestr("clip.wav", "wav")
+    linked = VideoSource("a_task", "org/linked", str(tmp_path / "cache_linked"), create_link=True)
+    lines = prepare(linked, from_dir=repository)
+    assert lines[0] == "audio_tracks.zip: left packed (audio; no task reads it)"
+    assert lines[1].startswith("linked ") and linked.target.is_symlink()
+    assert (
+        prepare(linked, from_dir=repository)[0] == "audio_tracks.zip: left packed (audio; no task reads it)"
+    )
+    unpacked = VideoSource("a_task", "org/unpacked", str(tmp_path / "cache_unpacked"))
+    with pytest.raises(
+        FileNotFoundError, match=r"only audio archives, which no task reads: audio_tracks\.zip"
+    ):
+        prepare(unpacked, from_dir=repository)
