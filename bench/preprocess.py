@@ -10,8 +10,9 @@ Rows: ``0`` workers = one thread in this process (what ``prefetch_batches`` does
 with torch's default intra-op threads), ``W`` >= 1 = that many worker processes
 (one torch thread each). Start-up is excluded: before the clock starts, every batch (and at least
 twice the batches in flight) has passed through the pool once: every worker started, the
-shared-memory slabs made and grown to the largest batch, as in a long run after its first batches. Dataset reads, job pickling and the transfer of the encoded tensors back are included. ``worker CPU s/sample`` is CPU time inside the
-preparation itself, so ``1 / it`` is the rate one free core sustains, whatever else
+shared-memory slabs made and grown to the largest batch, as in a long run after its first
+batches. Dataset reads, job pickling and the transfer of the encoded tensors back are included.
+``worker CPU s/sample`` is CPU time inside the preparation itself, so ``1 / it`` is the rate one free core sustains, whatever else
 the machine was doing: the number to multiply by a GPU machine's cores. ``main CPU
 ms/sample`` is this process's share (all its threads), the serial part no worker
 count removes: ``1000 / it`` bounds the rate of any pool.

@@ -51,7 +51,15 @@ FINGERPRINT_CACHE_ENV = "OV_EVAL_FINGERPRINT_CACHE"  # sidecar file of file dige
 # Settings that do not change an answer: left out so that e.g. a different batch size reuses the cache
 # (the adapter guarantees batch-size-invariant greedy outputs, tested in tests/test_batching.py).
 EXECUTION_ONLY_SETTINGS = frozenset(
-    {"batch_size", "max_batch_size", "device", "device_map", "prefetch_batches", "preprocess_workers"}
+    {
+        "batch_size",
+        "max_batch_size",
+        "device",
+        "device_map",
+        "prefetch_batches",
+        "preprocess_workers",
+        "pin_preprocess_workers",
+    }
 )
 _HUB_BLOB = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 8 * 1024 * 1024

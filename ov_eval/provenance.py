@@ -46,7 +46,7 @@ PACKAGES = (
 UNKNOWN = "unknown"
 # model_args that identify the checkpoint or only change speed: left out of the report's one-line summary
 SUMMARY_SKIPS = {"pretrained", "revision", "dtype", "attn_implementation", "device", "batch_size"}
-SUMMARY_SKIPS |= {"prefetch_batches", "max_batch_size"}
+SUMMARY_SKIPS |= {"prefetch_batches", "max_batch_size", "preprocess_workers", "pin_preprocess_workers"}
 
 
 def git_state(root: Path | None = None) -> tuple[str, bool | None]:

@@ -178,7 +178,14 @@ def test_visual_settings_are_identity_and_execution_settings_are_not():
         {"dtype": "bfloat16"},
     ):
         assert answer_settings({"pretrained": "x", **changed}) != base, changed
-    for same in ({"batch_size": 8}, {"device": "cuda:1"}, {"prefetch_batches": 0}, {"max_frames_num": "32"}):
+    for same in (
+        {"batch_size": 8},
+        {"device": "cuda:1"},
+        {"prefetch_batches": 0},
+        {"max_frames_num": "32"},
+        {"preprocess_workers": 16},
+        {"pin_preprocess_workers": "false"},
+    ):
         assert answer_settings({"pretrained": "x", **same}) == base, same
 
 
@@ -371,7 +378,14 @@ def test_a_replaced_media_file_under_the_same_path_is_recomputed(tmp_path, check
 
 def test_execution_only_model_args_keep_the_cache(tmp_path, checkpoint_copy):
     run_once(tmp_path / "cache", checkpoint_copy, RecordingModel())
-    for extra in (",prefetch_batches=0", ",device=cuda:3", ",batch_size=8", ",device_map=auto"):
+    for extra in (
+        ",prefetch_batches=0",
+        ",device=cuda:3",
+        ",batch_size=8",
+        ",device_map=auto",
+        ",preprocess_workers=4",
+        ",pin_preprocess_workers=false",
+    ):
         again = RecordingModel(answer_prefix="new")
         assert run_once(tmp_path / "cache", checkpoint_copy, again, extra=extra)[0] == "answer 0"
         assert again.asked == [], extra

@@ -56,9 +56,8 @@ class AdapterArgs:
     prefetch_batches: int = 2  # batches prepared ahead on a background thread; 0 = prepare inline
     # worker processes preparing batches; None (``auto``) = cores per rank on GPU, 0 on CPU
     preprocess_workers: int | None = None
-    pin_preprocess_workers: bool = (
-        True  # each worker on its own share of the cores (preprocess_pool.core_shares)
-    )
+    # each worker on its own share of the cores (``preprocess_pool.core_shares``)
+    pin_preprocess_workers: bool = True
     trust_remote_code: bool = False
     # accepted because the lmms-eval CLI injects it with --max_batch_size; we do not auto-size batches
     max_batch_size: int | None = field(default=None, repr=False)
