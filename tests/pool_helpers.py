@@ -34,7 +34,8 @@ class Echo:
 
 class Encoder:
     """A worker state that answers like ``BatchPreparer``: ``(value, megabytes, dtype)`` -> a
-    ``BatchResult`` whose ``encoded`` holds a large tensor filled with ``value`` and a small one."""
+    ``BatchResult`` whose ``encoded`` holds a large tensor filled with ``value`` and a small one;
+    a negative ``value`` kills the worker."""
 
     def __call__(self, payload):
         import torch
@@ -42,6 +43,8 @@ class Encoder:
         from ov_eval.models.preprocess_pool import BatchResult
 
         value, megabytes, dtype = payload
+        if value < 0:
+            os._exit(3)  # dies as a decoder segfault would
         dtype = getattr(torch, dtype)
         count = (megabytes << 20) // torch.empty((), dtype=dtype).element_size()
         return BatchResult(

@@ -188,6 +188,27 @@ def test_pool_results_through_slabs_equal_the_worker_s_tensors():
         pool.close()
 
 
+def test_a_dying_worker_gives_its_batches_slabs_back_and_later_results_stay_right():
+    pool = PreprocessPool(2, Encoder, (), slabs=True)
+    values = [0, 1, 2, 3, -1, 5, 6, 7, 8, 9, 10, 11]
+    try:
+        seen = []
+        for value, result in pool.ordered(((v, (v, 2, "uint8")) for v in values), 3, lambda key, _p: None):
+            if value < 0 or result is None:  # the killed batch, and the ones in flight beside it
+                continue
+            assert torch.equal(
+                result.encoded["pixel_values"], torch.full((2 * MiB,), value, dtype=torch.uint8)
+            )
+            seen.append(value)
+            del result
+        gc.collect()
+        assert seen[-3:] == [9, 10, 11]  # a fresh pool took over
+        assert pool.slabs.carried > 0
+        assert pool.slabs.leased() == 0  # every slab is back: none lost with the dead worker
+    finally:
+        pool.close()
+
+
 def test_a_process_that_never_closes_its_pool_leaves_nothing_in_dev_shm():
     tests = Path(__file__).resolve().parent
     child = subprocess.run(

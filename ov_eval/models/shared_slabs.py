@@ -246,6 +246,11 @@ class SlabRing:
             )
         return encoded
 
+    def leased(self) -> int:
+        """Slabs leased now (to batches in flight or tensors still alive)."""
+        with self._lock:
+            return len(self._leased)
+
     def names(self) -> list[str]:
         """Every slab the ring owns now (free or leased)."""
         with self._lock:
