@@ -70,8 +70,12 @@ def default_workers(device: str) -> int:
     """
     if not device.startswith("cuda"):
         return 0
-    ranks = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-    return max(1, usable_cores() // ranks)
+    return max(1, usable_cores() // local_ranks())
+
+
+def local_ranks() -> int:
+    """Ranks on this machine: ``LOCAL_WORLD_SIZE`` under ``accelerate launch`` / torchrun, else 1."""
+    return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
 
 
 def usable_cores() -> int:
@@ -95,7 +99,7 @@ def core_shares(workers: int, cores: Iterable[int] | None = None) -> list[frozen
     ``sched_setaffinity`` on this platform."""
     if not hasattr(os, "sched_setaffinity") or workers < 2:
         return None
-    if max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)) > 1:
+    if local_ranks() > 1:
         return None
     ordered = sorted(os.sched_getaffinity(0) if cores is None else cores)
     if len(ordered) < workers:
