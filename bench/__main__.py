@@ -101,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     result = run_benchmark(options)
     machine_scaling = scaling(list(options.preprocess_workers)) if options.preprocess_workers else None
-    loop_share = None
-    if options.preprocess_workers and max(options.preprocess_workers) > 0:
-        loop_share = (max(options.preprocess_workers), model_loop_share(max(options.preprocess_workers)))
+    most = max(options.preprocess_workers, default=0)
+    loop_share = (most, model_loop_share(most)) if most > 0 else None
     command = " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     prep_settings = (
         f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "

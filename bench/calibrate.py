@@ -79,17 +79,6 @@ def scaling(worker_counts: list[int]) -> dict[str, dict[int, float]]:
     return result
 
 
-class Burn:
-    """A pool worker's state that keeps its core busy for the seconds it is given."""
-
-    def __call__(self, seconds: float) -> int:
-        end, spins = time.perf_counter() + seconds, 0
-        while time.perf_counter() < end:
-            spin(10_000)
-            spins += 1
-        return spins
-
-
 def _loop_rate(seconds: float) -> float:
     """Rounds of a small Python loop per second in this process: a stand-in for a model loop that
     launches kernels (CPU-bound, single-threaded)."""
@@ -98,6 +87,13 @@ def _loop_rate(seconds: float) -> float:
         spin(10_000)
         rounds += 1
     return rounds / seconds
+
+
+class Burn:
+    """A pool worker's state that keeps its core busy for the seconds it is given (the same loop)."""
+
+    def __call__(self, seconds: float) -> float:
+        return _loop_rate(seconds)
 
 
 def model_loop_share(workers: int, seconds: float = 3.0) -> float:

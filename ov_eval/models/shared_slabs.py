@@ -64,7 +64,7 @@ class SlabPlace:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * torch.empty((), dtype=self.dtype).element_size()
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,15 @@ def _large(encoded: dict) -> list[str]:
     ]
 
 
+def _open(name: str) -> int:
+    """A file descriptor of the slab's file in /dev/shm (``name`` as multiprocessing reports it)."""
+    return os.open(os.path.join(SHARED_MEMORY_DIR, name.lstrip("/")), os.O_RDWR)
+
+
 def _map(name: str, capacity: int) -> np.ndarray:
     """The slab's file mapped into this process, as bytes. Nobody closes the mapping: it is
     unmapped when the last array viewing it is gone, so no view can outlive its memory."""
-    fd = os.open(os.path.join(SHARED_MEMORY_DIR, name.lstrip("/")), os.O_RDWR)
+    fd = _open(name)
     try:
         return np.frombuffer(mmap.mmap(fd, capacity), dtype=np.uint8)
     finally:
@@ -102,7 +107,7 @@ def _reserve(name: str, capacity: int) -> None:
     here instead (the batch then travels as torch pickles it), never a dead worker mid-batch."""
     if not hasattr(os, "posix_fallocate"):
         return
-    fd = os.open(os.path.join(SHARED_MEMORY_DIR, name.lstrip("/")), os.O_RDWR)
+    fd = _open(name)
     try:
         os.posix_fallocate(fd, 0, capacity)
     finally:
