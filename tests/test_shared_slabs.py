@@ -19,8 +19,22 @@ from ov_eval.models.shared_slabs import MIN_BYTES, SlabNeed, SlabPlace, SlabRing
 MiB = 1 << 20
 
 
+@pytest.fixture
+def make_ring():
+    """``make_ring(limit)``: a ``SlabRing`` closed at the end of the test, whatever it asserts."""
+    rings: list[SlabRing] = []
+
+    def make(limit: int) -> SlabRing:
+        rings.append(SlabRing(limit=limit))
+        return rings[-1]
+
+    yield make
+    for ring in rings:
+        ring.close()
+
+
 def _batch(value: int, megabytes: int = 2, dtype: torch.dtype = torch.uint8) -> dict:
-    count = megabytes * MiB // torch.empty((), dtype=dtype).element_size()
+    count = megabytes * MiB // dtype.itemsize
     return {
         "pixel_values": torch.arange(count, dtype=torch.int64).remainder(251).add(value).to(dtype),
         "input_ids": torch.tensor([[value, 7, 9]]),
@@ -41,82 +55,70 @@ def _exists(name: str) -> bool:
     return os.path.exists(os.path.join("/dev/shm", name.lstrip("/")))
 
 
-def test_the_first_batch_measures_the_size_then_large_tensors_travel_in_a_slab():
-    ring = SlabRing(limit=4)
-    try:
-        first, expected, slab = _round_trip(ring, 1)
-        assert slab is None and ring.capacity >= 2 * MiB  # no size known yet: the old way, then sized
-        assert torch.equal(first["pixel_values"], expected["pixel_values"])
-        sent = _batch(2)
-        ticket = ring.lease()
-        assert write_into_slab(sent, ticket) is None
-        assert isinstance(sent["pixel_values"], SlabPlace)  # replaced by its place in the slab
-        assert isinstance(sent["input_ids"], torch.Tensor)  # small: not worth a slab
-        assert sent["input_ids"].numel() * 8 < MIN_BYTES
-        received = ring.receive(sent, ticket, None)
-        assert torch.equal(received["pixel_values"], _batch(2)["pixel_values"])
-    finally:
-        ring.close()
+def test_the_first_batch_measures_the_size_then_large_tensors_travel_in_a_slab(make_ring):
+    ring = make_ring(4)
+    first, expected, slab = _round_trip(ring, 1)
+    assert slab is None and ring.capacity >= 2 * MiB  # no size known yet: the old way, then sized
+    assert torch.equal(first["pixel_values"], expected["pixel_values"])
+    sent = _batch(2)
+    ticket = ring.lease()
+    assert write_into_slab(sent, ticket) is None
+    assert isinstance(sent["pixel_values"], SlabPlace)  # replaced by its place in the slab
+    assert isinstance(sent["input_ids"], torch.Tensor)  # small: not worth a slab
+    assert sent["input_ids"].numel() * 8 < MIN_BYTES
+    received = ring.receive(sent, ticket, None)
+    assert torch.equal(received["pixel_values"], _batch(2)["pixel_values"])
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32, torch.bfloat16])
-def test_values_and_dtypes_survive_the_slab(dtype):
-    ring = SlabRing(limit=4)
-    try:
-        _round_trip(ring, 0, dtype=dtype)  # sizes the ring
-        received, expected, slab = _round_trip(ring, 3, dtype=dtype)
-        assert slab is not None
-        assert received["pixel_values"].dtype == dtype
+def test_values_and_dtypes_survive_the_slab(make_ring, dtype):
+    ring = make_ring(4)
+    _round_trip(ring, 0, dtype=dtype)  # sizes the ring
+    received, expected, slab = _round_trip(ring, 3, dtype=dtype)
+    assert slab is not None
+    assert received["pixel_values"].dtype == dtype
+    assert torch.equal(received["pixel_values"], expected["pixel_values"])
+    assert torch.equal(received["input_ids"], expected["input_ids"])
+
+
+def test_a_slab_is_not_reused_while_any_view_of_its_tensors_lives(make_ring):
+    ring = make_ring(8)
+    _round_trip(ring, 0)
+    held, expected_held, slab = _round_trip(ring, 5)
+    corner = held["pixel_values"][: 4 * 1024].view(4, 1024)  # a derived view, as a model input is
+    del held
+    gc.collect()
+    names = set()
+    for value in range(6, 12):  # later batches, each dropped after use
+        received, expected, other = _round_trip(ring, value)
+        assert other != slab  # the held view's slab is never handed out
         assert torch.equal(received["pixel_values"], expected["pixel_values"])
-        assert torch.equal(received["input_ids"], expected["input_ids"])
-    finally:
-        ring.close()
+        names.add(other)
+        del received
+    assert len(names) == 1  # a dropped batch's slab is the next batch's
+    assert torch.equal(corner, expected_held["pixel_values"][: 4 * 1024].view(4, 1024))
+    del corner
+    gc.collect()
+    reused = {_round_trip(ring, 20)[2], _round_trip(ring, 21)[2]}
+    assert slab in reused  # free again once the last view went
 
 
-def test_a_slab_is_not_reused_while_any_view_of_its_tensors_lives():
-    ring = SlabRing(limit=8)
-    try:
-        _round_trip(ring, 0)
-        held, expected_held, slab = _round_trip(ring, 5)
-        corner = held["pixel_values"][: 4 * 1024].view(4, 1024)  # a derived view, as a model input is
-        del held
-        gc.collect()
-        names = set()
-        for value in range(6, 12):  # later batches, each dropped after use
-            received, expected, other = _round_trip(ring, value)
-            assert other != slab  # the held view's slab is never handed out
-            assert torch.equal(received["pixel_values"], expected["pixel_values"])
-            names.add(other)
-            del received
-        assert len(names) == 1  # a dropped batch's slab is the next batch's
-        assert torch.equal(corner, expected_held["pixel_values"][: 4 * 1024].view(4, 1024))
-        del corner
-        gc.collect()
-        reused = {_round_trip(ring, 20)[2], _round_trip(ring, 21)[2]}
-        assert slab in reused  # free again once the last view went
-    finally:
-        ring.close()
-
-
-def test_a_batch_that_outgrows_its_slab_travels_as_a_tensor_and_the_slabs_grow():
-    ring = SlabRing(limit=4)
-    try:
-        _round_trip(ring, 0, megabytes=2)
-        small = ring.capacity
-        ticket = ring.lease()
-        sent = _batch(1, megabytes=8)
-        need = write_into_slab(sent, ticket)
-        assert isinstance(need, SlabNeed) and need.nbytes > ticket.capacity
-        assert isinstance(sent["pixel_values"], torch.Tensor)  # untouched: the old way
-        received = ring.receive(sent, ticket, need)
-        assert torch.equal(received["pixel_values"], _batch(1, megabytes=8)["pixel_values"])
-        assert ring.capacity > small
-        big, expected, slab = _round_trip(ring, 2, megabytes=8)
-        assert slab is not None and slab != ticket.name  # the small slab was retired, not reused
-        assert not _exists(ticket.name)
-        assert torch.equal(big["pixel_values"], expected["pixel_values"])
-    finally:
-        ring.close()
+def test_a_batch_that_outgrows_its_slab_travels_as_a_tensor_and_the_slabs_grow(make_ring):
+    ring = make_ring(4)
+    _round_trip(ring, 0, megabytes=2)
+    small = ring.capacity
+    ticket = ring.lease()
+    sent = _batch(1, megabytes=8)
+    need = write_into_slab(sent, ticket)
+    assert isinstance(need, SlabNeed) and need.nbytes > ticket.capacity
+    assert isinstance(sent["pixel_values"], torch.Tensor)  # untouched: the old way
+    received = ring.receive(sent, ticket, need)
+    assert torch.equal(received["pixel_values"], _batch(1, megabytes=8)["pixel_values"])
+    assert ring.capacity > small
+    big, expected, slab = _round_trip(ring, 2, megabytes=8)
+    assert slab is not None and slab != ticket.name  # the small slab was retired, not reused
+    assert not _exists(ticket.name)
+    assert torch.equal(big["pixel_values"], expected["pixel_values"])
 
 
 def test_every_slab_leaves_dev_shm_at_close_even_one_still_viewed():
@@ -132,36 +134,30 @@ def test_every_slab_leaves_dev_shm_at_close_even_one_still_viewed():
     gc.collect()
 
 
-def test_a_full_dev_shm_means_no_slab_and_no_file_left(monkeypatch):
-    ring = SlabRing(limit=4)
-    try:
-        _round_trip(ring, 0)
-        before = set(os.listdir("/dev/shm"))
+def test_a_full_dev_shm_means_no_slab_and_no_file_left(make_ring, monkeypatch):
+    ring = make_ring(4)
+    _round_trip(ring, 0)
+    before = set(os.listdir("/dev/shm"))
 
-        def full(fd, offset, length):
-            raise OSError(28, "No space left on device")
+    def full(fd, offset, length):
+        raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(os, "posix_fallocate", full)
-        received, expected, slab = _round_trip(ring, 1)
-        assert slab is None  # travelled as torch pickles it
-        assert torch.equal(received["pixel_values"], expected["pixel_values"])
-        assert set(os.listdir("/dev/shm")) == before  # the half-made slab was removed
-        monkeypatch.undo()
-        assert _round_trip(ring, 2)[2] is not None  # room again: slabs again
-    finally:
-        ring.close()
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    received, expected, slab = _round_trip(ring, 1)
+    assert slab is None  # travelled as torch pickles it
+    assert torch.equal(received["pixel_values"], expected["pixel_values"])
+    assert set(os.listdir("/dev/shm")) == before  # the half-made slab was removed
+    monkeypatch.undo()
+    assert _round_trip(ring, 2)[2] is not None  # room again: slabs again
 
 
-def test_no_slab_beyond_the_limit():
-    ring = SlabRing(limit=2)
-    try:
-        _round_trip(ring, 0)
-        held = [_round_trip(ring, value) for value in (1, 2)]
-        assert all(slab is not None for _r, _e, slab in held)
-        assert ring.lease() is None  # both leased: the next batch travels the old way
-        assert ring.created == 2
-    finally:
-        ring.close()
+def test_no_slab_beyond_the_limit(make_ring):
+    ring = make_ring(2)
+    _round_trip(ring, 0)
+    held = [_round_trip(ring, value) for value in (1, 2)]
+    assert all(slab is not None for _r, _e, slab in held)
+    assert ring.lease() is None  # both leased: the next batch travels the old way
+    assert ring.created == 2
 
 
 def test_pool_results_through_slabs_equal_the_worker_s_tensors():
