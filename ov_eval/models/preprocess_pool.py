@@ -463,8 +463,7 @@ class PreprocessPool:
                     logger.warning(
                         f"[ov-eval] a preprocessing worker died ({type(exc).__name__}: {exc}); "
                         "preparing the batches in flight again"
-                    )
-                    give_back(ticket)
+                    )  # this batch's slab was given back where its future failed (``received``)
                     # futures of the broken executor are redone unless they finished in time;
                     # those of a fresh executor started since then are healthy and kept
                     pending = deque(
