@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from adapter_helpers import attach_docs, gen_request, loglikelihood_request, random_image
-from pool_helpers import Echo, where_a_large_block_lives
+from pool_helpers import Echo
 from transformers import BatchFeature
 
 from ov_eval.demo.media import write_video
@@ -98,9 +98,18 @@ def test_a_worker_death_noticed_at_submit_costs_only_its_payload(echo_pool):
 def test_workers_keep_the_memory_they_free(echo_pool):
     """A batch's 20-60 MB arrays would otherwise be mapped and page-faulted in afresh every time
     (glibc maps blocks that large on their own and unmaps them on free); workers serve them from
-    the heap and keep them. The reference is this process, which keeps glibc's defaults."""
+    the heap and keep them. The reference is a fresh process with glibc's defaults (not this one:
+    after the tests before it, its heap may hold a free region large enough to serve the block)."""
     size = 64 << 20
-    mapped, _kept = where_a_large_block_lives(64)
+    reference = subprocess.run(
+        [sys.executable, "-c", "import pool_helpers; print(*pool_helpers.where_a_large_block_lives(64))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+    )
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    mapped, _kept = (int(n) for n in reference.stdout.split())
     assert mapped >= size  # the default: a separate mapping, returned to the kernel on free
     (((mapped, kept), _pid),) = [v for _k, v in echo_pool.ordered([(0, ("heap", 0.0, 64))], 1, None)]
     assert mapped < size and kept >= size
