@@ -35,6 +35,11 @@ from ov_eval.models.preprocess_pool import (
 TESTS = Path(__file__).resolve().parent
 
 
+def _env_with_tests_importable() -> dict[str, str]:
+    """The environment for a child ``python`` that imports ``pool_helpers`` by name."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+
+
 # ---------------------------------------------------------------- the pool itself (light workers)
 @pytest.fixture(scope="module")
 def echo_pool():
@@ -106,7 +111,7 @@ def test_workers_keep_the_memory_they_free(echo_pool):
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+        env=_env_with_tests_importable(),
     )
     assert reference.returncode == 0, reference.stderr[-2000:]
     mapped, _kept = (int(n) for n in reference.stdout.split())
@@ -128,7 +133,7 @@ def test_a_workers_tokenizer_starts_no_threads_of_its_own(tiny_ov_dir, monkeypat
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+        env=_env_with_tests_importable(),
     )
     assert int(plain.stdout.strip().splitlines()[-1]) >= 1
     pool = PreprocessPool(1, Echo, ())
@@ -147,7 +152,7 @@ def _child(mode: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+        env=_env_with_tests_importable(),
     )
 
 
