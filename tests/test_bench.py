@@ -229,3 +229,45 @@ def test_the_jpeg_workload_is_decoded_where_its_rows_are_read(result):
         [workloads.single_image_jpeg(1)], [0], pretrained=result.checkpoint, batch_size=1
     )
     assert row.workload == "single_image_jpeg" and row.samples == 1 and row.returned_bytes > 0
+
+
+def _keyframes_codec_size(path) -> tuple[list[int], str, tuple[int, int]]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        keys = [i for i, packet in enumerate(container.demux(stream)) if packet.size and packet.is_keyframe]
+        return keys, stream.codec_context.name, (stream.width, stream.height)
+
+
+def test_the_video_workload_decodes_like_web_video_and_the_short_gop_one_seeks(tmp_path):
+    """The default clips must cost what real ones do: H.264, keyframes ``VIDEO_GOP`` apart, frames with
+    texture that moves (flat frames decode for nothing). The short-GOP clips put every sampled frame
+    of a 32-frame budget in a new GOP."""
+    from bench import workloads
+    from ov_eval.models.video import frame_indices, load_video_frames
+
+    (clip,) = workloads.video(1, tmp_path / "web").docs
+    frames_in_file = workloads.VIDEO_FRAMES[0]
+    keys, codec, size = _keyframes_codec_size(clip["visuals"][0])
+    assert (codec, size) == ("h264", workloads.VIDEO_SIZE)
+    assert keys == list(range(0, frames_in_file, workloads.VIDEO_GOP))
+    frames = load_video_frames(clip["visuals"][0], 32)
+    assert frames.shape == (32, workloads.VIDEO_SIZE[1], workloads.VIDEO_SIZE[0], 3)
+    assert frames.std(axis=(1, 2, 3)).min() > 20  # texture, not a flat colour
+    assert np.abs(frames[1].astype(np.int16) - frames[0]).mean() > 10  # the window pans
+
+    (short,) = workloads.video_short_gop(1, tmp_path / "short").docs
+    keys, codec, size = _keyframes_codec_size(short["visuals"][0])
+    assert (codec, size) == ("mpeg4", (320, 240)) and keys == list(range(0, frames_in_file, 12))
+    gops = {int(i) // 12 for i in frame_indices(frames_in_file, 32)}
+    assert len(gops) >= 24  # nearly every sampled frame opens a new GOP: a seek each
+
+
+def test_bench_clips_are_the_same_bytes_for_the_same_seed(tmp_path):
+    from bench.workloads import write_bench_clip
+
+    first, again, other = (
+        write_bench_clip(tmp_path / f"{n}.mp4", 20, s) for n, s in (("a", 7), ("b", 7), ("c", 8))
+    )
+    assert first.read_bytes() == again.read_bytes() != other.read_bytes()
