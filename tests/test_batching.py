@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from adapter_helpers import attach_docs, gen_request, random_image
 
@@ -59,6 +61,57 @@ def test_batch_size_8_equals_batch_size_1_token_for_token(tiny_ov_dir, docs):
     # preparing batches on the background thread (default) or inline gives the same answers
     inline, _ = _run(tiny_ov_dir, docs, 8, prefetch_batches=0)
     assert inline == batched
+
+
+class CountedRows(list):
+    """A split as lmms-eval hands it over, counting reads: reading a real dataset's row decodes its image."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        super().__init__(rows)
+        self.reads: Counter[int] = Counter()
+
+    def __getitem__(self, doc_id):
+        self.reads[doc_id] += 1
+        return super().__getitem__(doc_id)
+
+
+def test_batch_size_1_reads_each_row_once_and_records_the_same_failures(tiny_ov_dir, docs):
+    rows = [
+        docs[0],
+        docs[9],
+        docs[12],
+        {"no visuals key": True},
+        docs[15],
+    ]  # image, 2 images, video, broken, text
+    seen = {}
+    for batch_size in (1, 2):
+        model = LlavaOneVision(
+            pretrained=str(tiny_ov_dir), device="cpu", dtype="float32", batch_size=batch_size
+        )
+        counted = CountedRows(rows)
+        attach_docs(model, counted)
+        answers = model.generate_until(
+            [gen_request(i, "Describe it.", max_new_tokens=6) for i in range(len(rows))]
+        )
+        causes = [(r.doc_id, r.cause) for r in model.errors.records]
+        seen[batch_size] = (answers, causes, dict(counted.reads))
+    (answers_1, causes_1, reads_1), (answers_2, causes_2, reads_2) = seen[1], seen[2]
+    assert reads_1 == dict.fromkeys(range(len(rows)), 1)  # built once, never read for planning
+    # planning groups by modality, so it reads the visuals; the broken row fails there and is not built
+    assert reads_2 == {0: 2, 1: 2, 2: 2, 3: 1, 4: 2}
+    assert answers_1 == answers_2 and len(set(answers_1)) >= 3
+    assert causes_1 == causes_2 and len(causes_1) == 1
+    assert causes_1[0][0] == 3 and "doc_to_visual failed: KeyError" in causes_1[0][1]
+
+
+def test_plan_at_batch_size_1_orders_by_prompt_length_without_modalities():
+    items = [PlannedRequest(i, None, est, "greedy") for i, est in enumerate([5, 40, 12, 40])]
+    assert [[item.index for item in batch] for batch in plan_batches(items, batch_size=1)] == [
+        [1],
+        [3],
+        [2],
+        [0],
+    ]
 
 
 def test_plan_groups_by_modality_and_settings_longest_first():

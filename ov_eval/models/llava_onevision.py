@@ -271,9 +271,12 @@ class LlavaOneVision(lmms):
         return list(raw) if isinstance(raw, (list, tuple)) else [raw]
 
     def _plan(self, index, context, doc_to_visual, task, split, doc_id, key) -> PlannedRequest:
-        """Classify a request and estimate its length without decoding videos (cheap first pass)."""
+        """Classify a request and estimate its length without decoding videos (cheap first pass).
+        At batch size 1 the visuals are not read at all (``ov_eval.models.batching``)."""
         where = self._where(task, split, doc_id)
         context = validate_context(context, where)
+        if self.args.batch_size == 1:
+            return PlannedRequest(index=index, modality=None, est_tokens=len(context) // 3, settings_key=key)
         raw = self._raw_visuals(doc_to_visual, task, split, doc_id)
         images = [v for v in raw if v is not None and not is_video_path(v) and not _is_frames(v)]
         num_videos = len(raw) - len(images) - sum(v is None for v in raw)
