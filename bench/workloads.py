@@ -10,6 +10,7 @@ runs (or two machines) time identical inputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,14 @@ def write_bench_clip(path: str | Path, num_frames: int, seed: int) -> Path:
     return path
 
 
-def _clips(name: str, num_samples: int, folder: str | Path, seed: int, tag: str, write: Any) -> Workload:
+def _clips(
+    name: str,
+    num_samples: int,
+    folder: str | Path,
+    seed: int,
+    tag: str,
+    write: Callable[[Path, int, int], Path],
+) -> Workload:
     """One file per sample (decode cost is per sample, as in a real benchmark); files are reused
     across runs when already present, since the writers are deterministic."""
     folder = Path(folder)

@@ -9,9 +9,10 @@ of hour 9. Results are put back in request order by the caller (``index``).
 
 At batch size 1 there is nothing to group or pad, so the adapter plans without
 reading the visuals (``modality=None``, length = prompt text only, longest first,
-as the original driver orders its requests: it counts the text's tokens, we its characters). Reading a dataset row decodes its image in the main
-process, the one serial step the preprocessing pool does not spread; planning
-from the visuals would decode every image twice.
+as the original driver orders its requests; it counts the text's tokens, we its
+characters). Reading a dataset row decodes its image in the main process, the
+one serial step the preprocessing pool does not spread; planning from the
+visuals would decode every image twice.
 """
 
 from __future__ import annotations
