@@ -58,7 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="worker counts of the preprocessing ceiling (0 = one in-process thread); default 0 1 2 4 .. cores; "
         "none given = skip it",
     )
-    parser.add_argument("--preprocess-samples", type=int, default=None, help="default 12 cpu / 64 cuda")
+    parser.add_argument(
+        "--preprocess-samples",
+        type=int,
+        default=None,
+        help="default 36 cpu / 64 cuda: enough batches that the last one's tail does not set the worker-count ratios",
+    )
     parser.add_argument(
         "--preprocess-rounds",
         type=int,
@@ -89,7 +94,7 @@ def options_from(args: argparse.Namespace) -> Options:
         preprocess_workers=tuple(
             default_worker_counts() if args.preprocess_workers is None else args.preprocess_workers
         ),
-        preprocess_samples=args.preprocess_samples or (64 if cuda else 12),
+        preprocess_samples=args.preprocess_samples or (64 if cuda else 36),
         preprocess_rounds=args.preprocess_rounds or (1 if cuda else 3),
         preprocess_only=args.preprocess_only,
     )
