@@ -340,8 +340,10 @@ def test_pool_tensors_are_identical_to_the_inline_path(pooled, inline, media):
     attach_docs(pooled, docs)
     attach_docs(inline, docs)
     _prepared(pooled, docs, requests)  # a run's first batches: they size the shared-memory slabs
-    carried = pooled._pool.slabs.carried
+    carried, images_out = pooled._pool.slabs.carried, pooled._pool.inbound.carried
     batches = _prepared(pooled, docs, requests)
+    # the batches with over 1 MiB of PIL images sent them through the inbound ring; all given back
+    assert pooled._pool.inbound.carried > images_out and pooled._pool.inbound.leased() == 0
     assert len(batches) >= 4 and all(encoded is not None for _b, _s, encoded in batches)
     assert pooled._pool.slabs.carried > carried  # pixels came back in shared-memory slabs
     for batch, samples, encoded in batches:
@@ -375,6 +377,7 @@ def test_a_sample_that_kills_its_worker_costs_only_itself(pooled, inline, media)
     expected = inline.generate_until([_requests(docs)[i] for i in (0, 2, 3)])
     assert [answers[i] for i in (0, 2, 3)] == expected
     assert [(r.doc_id, r.cause) for r in pooled.errors.records] == [(1, WORKER_DIED)]
+    assert pooled._pool.inbound.leased() == 0  # the dead worker's batch gave its image slab back
 
 
 def test_a_pil_backend_processor_prepares_identically_after_pickling(inline, media, tiny_ov_dir):

@@ -1,5 +1,6 @@
 """Large result tensors come back through reused shared-memory slabs: equal values, a slab reused
-only once nothing views it, growth when a batch outgrows it, nothing left in /dev/shm."""
+only once nothing views it, growth when a batch outgrows it, nothing left in /dev/shm. A batch's
+PIL images go the other way through a slab of a second ring, pixel for pixel."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from pool_helpers import Encoder
 
 from ov_eval.models.preprocess_pool import PreprocessPool
-from ov_eval.models.shared_slabs import MIN_BYTES, SlabNeed, SlabPlace, SlabRing, write_into_slab
+from ov_eval.models.shared_slabs import (
+    MIN_BYTES,
+    PackedImage,
+    SlabNeed,
+    SlabPlace,
+    SlabRing,
+    pack_images,
+    unpack_images,
+    write_into_slab,
+)
 
 MiB = 1 << 20
 
@@ -224,3 +236,46 @@ def test_a_process_that_never_closes_its_pool_leaves_nothing_in_dev_shm():
 
 def _refuse(_key, _payload):
     raise AssertionError("a worker died")
+
+
+def _picture(width: int, height: int, mode: str, seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (height, width, 4), dtype=np.uint8), "RGBA").convert(mode)
+
+
+def test_a_batchs_images_reach_the_worker_through_a_slab_pixel_for_pixel(make_ring):
+    ring = make_ring(2)
+    rgb, rgba, grey = _picture(800, 600, "RGB", 1), _picture(301, 207, "RGBA", 2), _picture(333, 251, "L", 3)
+    palette = _picture(64, 48, "RGB", 4).convert("P")  # its palette would not survive raw bytes
+    raws = [[rgb, "clip.mp4"], [rgba, grey, palette], []]
+    packed, ticket = pack_images(raws, ring)
+    assert ticket is not None and ring.leased() == 1 and ring.carried == 1
+    assert [type(v).__name__ for raw in packed for v in raw] == [
+        "PackedImage",
+        "str",
+        "PackedImage",
+        "PackedImage",
+        "Image",
+    ]
+    assert packed[0][1] == "clip.mp4" and packed[1][2] is palette
+    offsets = [v.offset for raw in packed for v in raw if isinstance(v, PackedImage)]
+    assert all(offset % 64 == 0 for offset in offsets) and len(set(offsets)) == 3
+    unpacked = unpack_images(packed, ticket)  # as a worker does: its own mapping of the slab
+    ring.release(ticket.name)  # the main process reuses the slab once the result is back ...
+    _round_trip(ring, 5, megabytes=3)  # ... and may overwrite it; the worker's images are copies
+    for before, after in [(rgb, unpacked[0][0]), (rgba, unpacked[1][0]), (grey, unpacked[1][1])]:
+        assert (after.mode, after.size) == (before.mode, before.size)
+        assert np.array_equal(np.asarray(after), np.asarray(before))
+    assert unpacked[1][2] is palette and unpacked[0][1] == "clip.mp4"
+
+
+def test_small_images_and_a_ring_without_room_leave_the_images_to_pickling(make_ring):
+    small = [[_picture(100, 100, "RGB", 5)]]  # 30 kB: not worth a slab
+    assert pack_images(small, make_ring(1)) == (small, None)
+    ring = make_ring(1)
+    big = [[_picture(800, 600, "RGB", 6)]]
+    _packed, first = pack_images(big, ring)
+    assert first is not None
+    assert pack_images(big, ring) == (big, None)  # the one slab allowed is leased: the images are pickled
+    ring.release(first.name)
+    assert pack_images(big, ring)[1] is not None

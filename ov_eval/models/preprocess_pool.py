@@ -17,7 +17,8 @@ module spreads the same work over processes:
 * Encoded tensors come back through shared memory: the large ones (pixels) in slabs the
   main process reuses batch after batch (``shared_slabs.py``), the small ones as torch pickles
   them; through the pipe as bytes where ``/dev/shm`` is too small (a container's default).
-  Pixels travel as uint8 and are finished on the model's device (``pixels.py``).
+  Pixels travel as uint8 and are finished on the model's device (``pixels.py``). A batch's
+  in-memory PIL images go to the worker through a slab of a second ring (``pack_images``).
 * ``BatchPreparer``: what a worker runs per batch. It calls the adapter's own
   ``_build_sample`` and ``_processor_inputs`` on a model-less instance holding the
   adapter's ``args`` and a pickled copy of its processor, so pool and inline path
@@ -48,13 +49,20 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from loguru import logger
 
 from ov_eval.models.errors import SampleError
-from ov_eval.models.shared_slabs import SHARED_MEMORY_DIR, SlabRing, SlabTicket, write_into_slab
+from ov_eval.models.shared_slabs import (
+    SHARED_MEMORY_DIR,
+    SlabRing,
+    SlabTicket,
+    pack_images,
+    unpack_images,
+    write_into_slab,
+)
 
 START_METHOD = "spawn"
 PARENT_POLL_S = 1.0
@@ -148,6 +156,7 @@ class BatchResult:
     encoded: Any = None
 
 
+Tickets = tuple[SlabTicket | None, SlabTicket | None]  # a batch's slabs: results back, images out
 SHARED_MEMORY_MIN_FREE = 4 << 30  # room for a few batches of 16 videos (~0.9 GB each in float32)
 
 
@@ -308,10 +317,20 @@ def _run(payload: Any) -> Any:
     return _worker_state(payload)
 
 
-def _run_into_slab(ticket: SlabTicket | None, payload: Any) -> tuple[Any, Any]:
-    """``_run``, then the large tensors of the result's ``encoded`` go into the ticket's slab."""
+def _run_into_slab(
+    ticket: SlabTicket | None, payload: Any, inbound: SlabTicket | None = None
+) -> tuple[Any, Any]:
+    """``_run`` on the payload with its images taken out of the ``inbound`` slab, then the large
+    tensors of the result's ``encoded`` go into the ticket's slab."""
+    if inbound is not None:
+        raws = unpack_images([job.raw for job in payload], inbound)
+        payload = [replace(job, raw=raw) for job, raw in zip(payload, raws, strict=True)]
     result = _run(payload)
     return result, write_into_slab(getattr(result, "encoded", None), ticket)
+
+
+def _is_jobs(payload: Any) -> bool:
+    return isinstance(payload, list) and bool(payload) and all(isinstance(job, SampleJob) for job in payload)
 
 
 # ---------------------------------------------------------------- main process side
@@ -319,7 +338,8 @@ class PreprocessPool:
     """``workers`` processes, each holding ``factory(*factory_args)`` (a callable), fed in order;
     with ``pin``, each worker runs on its own share of the cores (``core_shares``); with ``slabs``,
     ``ordered`` hands the large tensors of results that have an ``encoded`` dict back through
-    reused shared memory (``shared_slabs``)."""
+    reused shared memory (``shared_slabs``), and sends the PIL images of ``SampleJob`` payloads
+    through a second ring (``inbound``)."""
 
     def __init__(
         self,
@@ -337,8 +357,10 @@ class PreprocessPool:
         self._factory_args = factory_args
         self.shares = core_shares(workers) if pin else None
         self.slabs = SlabRing(limit=1) if slabs else None
-        if self.slabs is not None:  # an adapter never closes its pool: /dev/shm is cleared at exit
-            weakref.finalize(self, self.slabs.close)
+        self.inbound = SlabRing(limit=1) if slabs else None
+        for ring in (self.slabs, self.inbound):
+            if ring is not None:  # an adapter never closes its pool: /dev/shm is cleared at exit
+                weakref.finalize(self, ring.close)
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0  # bumped by terminate(): which executor a future was submitted to
 
@@ -367,8 +389,9 @@ class PreprocessPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-        if self.slabs is not None:
-            self.slabs.close()
+        for ring in (self.slabs, self.inbound):
+            if ring is not None:
+                ring.close()
 
     def terminate(self) -> None:
         """Stop now: queued work is dropped and running workers are killed (no waiting on a batch of
@@ -404,66 +427,80 @@ class PreprocessPool:
         is yielded in its place; later payloads go to a fresh pool. If the consumer stops early (an
         exception or Ctrl-C in the model loop), the workers are terminated."""
         upcoming = iter(items)
-        pending: deque[tuple[Any, Any, Future | None, int, SlabTicket | None]] = deque()
-        slabs = self.slabs
-        if slabs is not None:
-            # in flight, plus the batch the consumer works on and the one before it (not yet dropped);
-            # beyond that a batch travels as torch pickles it, so /dev/shm use stays bounded
-            slabs.limit = max(1, in_flight) + 2
+        pending: deque[tuple[Any, Any, Future | None, int, Tickets]] = deque()
+        slabs, inbound = self.slabs, self.inbound
+        for ring in (slabs, inbound):
+            if ring is not None:
+                # in flight, plus the batch the consumer works on and the one before it (not yet
+                # dropped); beyond that a batch travels pickled, so /dev/shm use stays bounded
+                ring.limit = max(1, in_flight) + 2
 
-        def submit(ticket: SlabTicket | None, payload: Any) -> Future:
+        def submit(tickets: Tickets, payload: Any) -> Future:
             if slabs is None:
                 return self.submit(payload)
-            return self._pool().submit(_run_into_slab, ticket, payload)
+            out, images = tickets
+            return self._pool().submit(_run_into_slab, out, payload, images)
+
+        def pack(payload: Any) -> tuple[Any, SlabTicket | None]:
+            """The payload with its images in an inbound slab, and that slab's ticket (or none)."""
+            if inbound is None or not _is_jobs(payload):
+                return payload, None
+            raws, ticket = pack_images([job.raw for job in payload], inbound)
+            if ticket is None:
+                return payload, None
+            return [replace(job, raw=raw) for job, raw in zip(payload, raws, strict=True)], ticket
 
         def submit_next() -> None:
             item = next(upcoming, None)
             if item is None:
                 return
             key, payload = item
-            ticket = slabs.lease() if slabs is not None else None
+            sent, images = pack(payload)
+            tickets = (slabs.lease() if slabs is not None else None, images)
             try:
-                future = submit(ticket, payload)
+                future = submit(tickets, sent)
             except BrokenProcessPool:
                 # a worker died after the last result was taken: this payload goes to a fresh pool;
                 # the futures of the broken one fail when their turn comes and are redone then
                 self.terminate()
-                future = submit(ticket, payload)
-            pending.append((key, payload, future, self.generation, ticket))
+                future = submit(tickets, sent)
+            pending.append((key, payload, future, self.generation, tickets))
 
-        def received(future: Future, ticket: SlabTicket | None) -> Any:
+        def received(future: Future, tickets: Tickets) -> Any:
             try:
                 outcome = future.result()
             except BaseException:
-                give_back(ticket)
+                give_back(tickets)
                 raise
             if slabs is None:
                 return outcome
+            give_back((None, tickets[1]))  # the worker is done with the batch's images
             result, need = outcome
-            slabs.receive(getattr(result, "encoded", None), ticket, need)
+            slabs.receive(getattr(result, "encoded", None), tickets[0], need)
             return result
 
-        def give_back(ticket: SlabTicket | None) -> None:
-            if slabs is not None and ticket is not None:
-                slabs.release(ticket.name)
+        def give_back(tickets: Tickets) -> None:
+            for ring, ticket in zip((slabs, inbound), tickets, strict=True):
+                if ring is not None and ticket is not None:
+                    ring.release(ticket.name)
 
         finished = False
         try:
             for _ in range(max(1, in_flight)):
                 submit_next()
             while pending:
-                key, payload, future, generation, ticket = pending.popleft()
+                key, payload, future, generation, tickets = pending.popleft()
                 try:
                     if future is None:
-                        give_back(ticket)
+                        give_back(tickets)
                         result = on_broken(key, payload)
                     else:
-                        result = received(future, ticket)
+                        result = received(future, tickets)
                 except (BrokenProcessPool, CancelledError) as exc:
                     logger.warning(
                         f"[ov-eval] a preprocessing worker died ({type(exc).__name__}: {exc}); "
                         "preparing the batches in flight again"
-                    )  # this batch's slab was given back where its future failed (``received``)
+                    )  # this batch's slabs were given back where its future failed (``received``)
                     # futures of the broken executor are redone unless they finished in time;
                     # those of a fresh executor started since then are healthy and kept
                     pending = deque(
@@ -478,8 +515,8 @@ class PreprocessPool:
         finally:
             if not finished:
                 self.terminate()
-                for _key, _payload, _future, _generation, ticket in pending:
-                    give_back(ticket)  # their workers are gone: nothing writes into these slabs now
+                for _key, _payload, _future, _generation, tickets in pending:
+                    give_back(tickets)  # their workers are gone: nothing uses these slabs now
 
 
 def _kept(future: Future | None) -> Future | None:

@@ -14,6 +14,13 @@ used. A slab goes back to the ring when the last tensor viewing it is gone (a fi
 array every view keeps alive), never earlier, whatever the consumer holds on to; a result that
 does not fit travels the old way and the ring's capacity grows for the next batches.
 
+The other way, a batch's in-memory PIL images (single-image benchmarks hold decoded images in
+their rows) go from the main process to the worker in a slab of a second ring (``pack_images``):
+the main process writes each image's raw pixels once, the worker copies them into a new image, and
+the slab is free again when the batch's result is back. Pickling them instead cost a serialised
+copy, a pipe transfer in 64 KiB pieces and the unpickling, in the main process the pool exists to
+spare.
+
 Only Linux's ``/dev/shm`` is used (the pool checks it has room). A slab's pages are reserved when
 it is made, so a full ``/dev/shm`` means no slab (the batch travels the old way), not a worker
 killed by SIGBUS mid-write. Workers map the slab's file directly, so the main process alone
@@ -36,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 from loguru import logger
+from PIL import Image
 
 SHARED_MEMORY_DIR = "/dev/shm"
 MIN_BYTES = 1 << 20  # smaller tensors (ids, masks, sizes) are not worth a slab
@@ -72,6 +80,22 @@ class SlabNeed:
     """A result that did not fit its slab (or had none) says how many bytes it would have needed."""
 
     nbytes: int
+
+
+PACKED_MODES = ("RGB", "RGBA", "L")  # no palette, and the byte count is width x height x bands
+
+
+@dataclass(frozen=True)
+class PackedImage:
+    """Where a PIL image's raw pixels lie in its batch's inbound slab."""
+
+    offset: int
+    mode: str
+    size: tuple[int, int]
+
+    @property
+    def nbytes(self) -> int:
+        return self.size[0] * self.size[1] * len(self.mode)  # bands: RGB 3, RGBA 4, L 1
 
 
 def _aligned(n: int) -> int:
@@ -115,18 +139,37 @@ def _reserve(name: str, capacity: int) -> None:
 
 
 # ---------------------------------------------------------------- worker side
-_attached: dict[str, np.ndarray] = {}
+_attached: dict[str, np.ndarray] = {}  # the ring results come back in
+_attached_inbound: dict[str, np.ndarray] = {}  # the ring images arrive in
 
 
-def _attach(name: str, capacity: int) -> np.ndarray:
-    if name not in _attached:
-        _attached[name] = _map(name, capacity)
-    return _attached[name]
+def _attach(name: str, capacity: int, attached: dict[str, np.ndarray]) -> np.ndarray:
+    if name not in attached:
+        attached[name] = _map(name, capacity)
+    return attached[name]
 
 
-def _forget_retired(live: Iterable[str]) -> None:
-    for name in set(_attached) - set(live):
-        del _attached[name]
+def _forget_retired(live: Iterable[str], attached: dict[str, np.ndarray]) -> None:
+    for name in set(attached) - set(live):
+        del attached[name]
+
+
+def unpack_images(raws: list[list], ticket: SlabTicket | None) -> list[list]:
+    """In a worker: every ``PackedImage`` of ``raws`` becomes a PIL image again, its pixels copied out
+    of the slab (which the main process reuses once this batch's result is back)."""
+    if ticket is None:
+        return raws
+    _forget_retired(ticket.live, _attached_inbound)
+    slab = _attach(ticket.name, ticket.capacity, _attached_inbound)
+    return [
+        [
+            Image.frombytes(v.mode, v.size, slab[v.offset : v.offset + v.nbytes])
+            if isinstance(v, PackedImage)
+            else v
+            for v in raw
+        ]
+        for raw in raws
+    ]
 
 
 def write_into_slab(encoded: Any, ticket: SlabTicket | None) -> SlabNeed | None:
@@ -134,7 +177,7 @@ def write_into_slab(encoded: Any, ticket: SlabTicket | None) -> SlabNeed | None:
     ticket's slab, replacing each by its ``SlabPlace``. Returns ``SlabNeed`` when they do not fit (or
     there is no ticket): they then stay tensors and travel as torch pickles them."""
     if ticket is not None:
-        _forget_retired(ticket.live)
+        _forget_retired(ticket.live, _attached)
     if not encoded:
         return None
     keys = _large(encoded)
@@ -143,7 +186,7 @@ def write_into_slab(encoded: Any, ticket: SlabTicket | None) -> SlabNeed | None:
     need = sum(_aligned(encoded[key].numel() * encoded[key].element_size()) for key in keys)
     if ticket is None or need > ticket.capacity:
         return SlabNeed(need)
-    slab = torch.from_numpy(_attach(ticket.name, ticket.capacity))
+    slab = torch.from_numpy(_attach(ticket.name, ticket.capacity, _attached))
     offset = 0
     for key in keys:
         tensor = encoded[key]
@@ -155,6 +198,41 @@ def write_into_slab(encoded: Any, ticket: SlabTicket | None) -> SlabNeed | None:
 
 
 # ---------------------------------------------------------------- main process side
+def _packable(value: Any) -> bool:
+    return isinstance(value, Image.Image) and value.mode in PACKED_MODES
+
+
+def pack_images(raws: list[list], ring: SlabRing | None) -> tuple[list[list], SlabTicket | None]:
+    """In the main process: put the PIL images of a batch's samples (``raws``, one list per sample)
+    into a slab of ``ring`` and replace each by its ``PackedImage``. Returns ``raws`` untouched and no
+    ticket when there is no ring, under ``MIN_BYTES`` of images (not worth a slab), or no slab to be
+    had: the images are then pickled. Other visuals (paths, frames, palette images) stay as they are."""
+    if ring is None:
+        return raws, None
+    need = sum(_aligned(v.width * v.height * len(v.mode)) for raw in raws for v in raw if _packable(v))
+    if need < MIN_BYTES:
+        return raws, None
+    ticket = ring.lease_for(need)
+    if ticket is None:
+        return raws, None
+    slab = ring.mapping(ticket.name)
+    offset = 0
+    packed = []
+    for raw in raws:
+        out = []
+        for value in raw:
+            if _packable(value):
+                pixels = value.tobytes()
+                slab[offset : offset + len(pixels)] = np.frombuffer(pixels, dtype=np.uint8)
+                out.append(PackedImage(offset, value.mode, value.size))
+                offset += _aligned(len(pixels))
+            else:
+                out.append(value)
+        packed.append(out)
+    ring.carried += 1
+    return packed, ticket
+
+
 class _Slab:
     def __init__(self, capacity: int) -> None:
         # created through multiprocessing so that its resource tracker unlinks it if we die;
@@ -191,7 +269,7 @@ class SlabRing:
         self._leased: dict[str, _Slab] = {}
         self._closed = False
         self.created = 0  # slabs made over the ring's life (tests, bench)
-        self.carried = 0  # results whose tensors came back in a slab (tests, bench)
+        self.carried = 0  # batches that travelled in a slab: results back, or images out (tests, bench)
         # finalisers run on whichever thread drops a batch's last tensor, even inside ``lease``
         self._lock = threading.RLock()
 
@@ -219,6 +297,21 @@ class SlabRing:
             self.created += 1
         self._leased[slab.name] = slab
         return SlabTicket(slab.name, slab.capacity, frozenset(self.names()))
+
+    def lease_for(self, nbytes: int) -> SlabTicket | None:
+        """A slab of at least ``nbytes`` (inbound: the main process knows a batch's size before it
+        sends it), growing the ring's capacity as ``receive`` does; ``None`` if none can be had."""
+        with self._lock:
+            if nbytes > self.capacity:
+                self.capacity = -(-int(nbytes * HEADROOM) // MiB) * MiB
+            return self._lease()
+
+    def mapping(self, name: str) -> np.ndarray:
+        """This process's bytes of the leased slab ``name`` (the main process writes inbound images there)."""
+        with self._lock:
+            array = self._leased[name].array
+        assert array is not None, f"slab {name} was destroyed while leased"
+        return array
 
     def receive(self, encoded: Any, ticket: SlabTicket | None, need: SlabNeed | None) -> Any:
         """Turn a result's ``SlabPlace`` entries back into tensors viewing the slab, and lease the
