@@ -85,6 +85,11 @@ class SlabNeed:
 PACKED_MODES = ("RGB", "RGBA", "L")  # no palette, and the byte count is width x height x bands
 
 
+def _raw_nbytes(mode: str, size: tuple[int, int]) -> int:
+    """Bytes of an image's raw pixels in one of ``PACKED_MODES`` (bands: RGB 3, RGBA 4, L 1)."""
+    return size[0] * size[1] * len(mode)
+
+
 @dataclass(frozen=True)
 class PackedImage:
     """Where a PIL image's raw pixels lie in its batch's inbound slab."""
@@ -95,7 +100,7 @@ class PackedImage:
 
     @property
     def nbytes(self) -> int:
-        return self.size[0] * self.size[1] * len(self.mode)  # bands: RGB 3, RGBA 4, L 1
+        return _raw_nbytes(self.mode, self.size)
 
 
 def _aligned(n: int) -> int:
@@ -209,7 +214,7 @@ def pack_images(raws: list[list], ring: SlabRing | None) -> tuple[list[list], Sl
     had: the images are then pickled. Other visuals (paths, frames, palette images) stay as they are."""
     if ring is None:
         return raws, None
-    need = sum(_aligned(v.width * v.height * len(v.mode)) for raw in raws for v in raw if _packable(v))
+    need = sum(_aligned(_raw_nbytes(v.mode, v.size)) for raw in raws for v in raw if _packable(v))
     if need < MIN_BYTES:
         return raws, None
     ticket = ring.lease_for(need)
@@ -302,8 +307,8 @@ class SlabRing:
         """A slab of at least ``nbytes`` (inbound: the main process knows a batch's size before it
         sends it), growing the ring's capacity as ``receive`` does; ``None`` if none can be had."""
         with self._lock:
-            if nbytes > self.capacity:
-                self.capacity = -(-int(nbytes * HEADROOM) // MiB) * MiB
+            if nbytes > self.capacity:  # a batch that fits keeps the slabs there are
+                self._grow(nbytes)
             return self._lease()
 
     def mapping(self, name: str) -> np.ndarray:
@@ -321,7 +326,7 @@ class SlabRing:
 
     def _receive(self, encoded: Any, ticket: SlabTicket | None, need: SlabNeed | None) -> Any:
         if need is not None:
-            self.capacity = max(self.capacity, -(-int(need.nbytes * HEADROOM) // MiB) * MiB)
+            self._grow(need.nbytes)
         if ticket is None:
             return encoded
         slab = self._leased.get(ticket.name)
@@ -343,6 +348,10 @@ class SlabRing:
                 whole[place.offset : place.offset + place.nbytes].view(place.dtype).view(place.shape)
             )
         return encoded
+
+    def _grow(self, nbytes: int) -> None:
+        """Slabs made from now on hold ``nbytes`` with ``HEADROOM``, in whole MiB (never shrinks)."""
+        self.capacity = max(self.capacity, -(-int(nbytes * HEADROOM) // MiB) * MiB)
 
     def leased(self) -> int:
         """Slabs leased now (to batches in flight or tensors still alive)."""
