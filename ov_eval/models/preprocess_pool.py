@@ -323,10 +323,14 @@ def _run_into_slab(
     """``_run`` on the payload with its images taken out of the ``inbound`` slab, then the large
     tensors of the result's ``encoded`` go into the ticket's slab."""
     if inbound is not None:
-        raws = unpack_images([job.raw for job in payload], inbound)
-        payload = [replace(job, raw=raw) for job, raw in zip(payload, raws, strict=True)]
+        payload = _with_raws(payload, unpack_images([job.raw for job in payload], inbound))
     result = _run(payload)
     return result, write_into_slab(getattr(result, "encoded", None), ticket)
+
+
+def _with_raws(jobs: list[SampleJob], raws: list[list]) -> list[SampleJob]:
+    """The jobs with their visuals replaced (images packed into, or unpacked from, a slab)."""
+    return [replace(job, raw=raw) for job, raw in zip(jobs, raws, strict=True)]
 
 
 def _is_jobs(payload: Any) -> bool:
@@ -358,11 +362,13 @@ class PreprocessPool:
         self.shares = core_shares(workers) if pin else None
         self.slabs = SlabRing(limit=1) if slabs else None
         self.inbound = SlabRing(limit=1) if slabs else None
-        for ring in (self.slabs, self.inbound):
-            if ring is not None:  # an adapter never closes its pool: /dev/shm is cleared at exit
-                weakref.finalize(self, ring.close)
+        for ring in self._rings():  # an adapter never closes its pool: /dev/shm is cleared at exit
+            weakref.finalize(self, ring.close)
         self._executor: ProcessPoolExecutor | None = None
         self.generation = 0  # bumped by terminate(): which executor a future was submitted to
+
+    def _rings(self) -> list[SlabRing]:
+        return [ring for ring in (self.slabs, self.inbound) if ring is not None]
 
     # -- lifecycle
     def _pool(self) -> ProcessPoolExecutor:
@@ -389,9 +395,8 @@ class PreprocessPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-        for ring in (self.slabs, self.inbound):
-            if ring is not None:
-                ring.close()
+        for ring in self._rings():
+            ring.close()
 
     def terminate(self) -> None:
         """Stop now: queued work is dropped and running workers are killed (no waiting on a batch of
@@ -429,11 +434,10 @@ class PreprocessPool:
         upcoming = iter(items)
         pending: deque[tuple[Any, Any, Future | None, int, Tickets]] = deque()
         slabs, inbound = self.slabs, self.inbound
-        for ring in (slabs, inbound):
-            if ring is not None:
-                # in flight, plus the batch the consumer works on and the one before it (not yet
-                # dropped); beyond that a batch travels pickled, so /dev/shm use stays bounded
-                ring.limit = max(1, in_flight) + 2
+        for ring in self._rings():
+            # in flight, plus the batch the consumer works on and the one before it (not yet
+            # dropped); beyond that a batch travels pickled, so /dev/shm use stays bounded
+            ring.limit = max(1, in_flight) + 2
 
         def submit(tickets: Tickets, payload: Any) -> Future:
             if slabs is None:
@@ -446,9 +450,7 @@ class PreprocessPool:
             if inbound is None or not _is_jobs(payload):
                 return payload, None
             raws, ticket = pack_images([job.raw for job in payload], inbound)
-            if ticket is None:
-                return payload, None
-            return [replace(job, raw=raw) for job, raw in zip(payload, raws, strict=True)], ticket
+            return (payload, None) if ticket is None else (_with_raws(payload, raws), ticket)
 
         def submit_next() -> None:
             item = next(upcoming, None)
