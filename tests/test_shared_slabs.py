@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from pool_helpers import Encoder
 
+from ov_eval.models import shared_slabs
 from ov_eval.models.preprocess_pool import PreprocessPool
 from ov_eval.models.shared_slabs import (
     MIN_BYTES,
@@ -26,6 +27,7 @@ from ov_eval.models.shared_slabs import (
     pack_images,
     unpack_images,
     write_into_slab,
+    write_raw_pixels,
 )
 
 MiB = 1 << 20
@@ -279,3 +281,29 @@ def test_small_images_and_a_ring_without_room_leave_the_images_to_pickling(make_
     assert pack_images(big, ring) == (big, None)  # the one slab allowed is leased: the images are pickled
     ring.release(first.name)
     assert pack_images(big, ring)[1] is not None
+
+
+@pytest.mark.parametrize("piece", [shared_slabs.ENCODE_PIECE, 1000])
+@pytest.mark.parametrize(("mode", "size"), [("RGB", (1031, 517)), ("RGBA", (257, 129)), ("L", (333, 251))])
+def test_raw_pixels_written_piece_by_piece_are_the_bytes_of_tobytes(monkeypatch, piece, mode, size):
+    # 1000-byte pieces: many pieces, and fewer bytes than a row (the encoder is given a whole row)
+    monkeypatch.setattr(shared_slabs, "ENCODE_PIECE", piece)
+    image = _picture(*size, mode, seed=7)
+    out = np.full(len(image.tobytes()), 0xAB, dtype=np.uint8)
+    write_raw_pixels(image, out)
+    assert out.tobytes() == image.tobytes()
+
+
+def test_a_lazily_opened_image_is_loaded_and_without_pillow_s_encoder_tobytes_gives_the_same(
+    monkeypatch, tmp_path
+):
+    _picture(640, 480, "RGB", seed=8).save(tmp_path / "photo.png")
+    expected = Image.open(tmp_path / "photo.png").tobytes()
+    lazy = Image.open(tmp_path / "photo.png")  # nothing decoded yet
+    out = np.zeros(len(expected), dtype=np.uint8)
+    write_raw_pixels(lazy, out)
+    assert out.tobytes() == expected
+    monkeypatch.setattr(shared_slabs, "_raw_encoder", lambda image: None)  # a Pillow without it
+    out[:] = 0
+    write_raw_pixels(Image.open(tmp_path / "photo.png"), out)
+    assert out.tobytes() == expected

@@ -50,6 +50,7 @@ MIN_BYTES = 1 << 20  # smaller tensors (ids, masks, sizes) are not worth a slab
 ALIGN = 64  # every tensor starts on a cache line (and any dtype's alignment)
 HEADROOM = 1.25  # a slab is made this much larger than the largest batch seen so far
 MiB = 1 << 20
+ENCODE_PIECE = MiB  # pieces of an image's raw pixels written into a slab (``write_raw_pixels``)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,45 @@ def _packable(value: Any) -> bool:
     return isinstance(value, Image.Image) and value.mode in PACKED_MODES
 
 
+def _raw_encoder(image: Image.Image) -> Any:
+    """Pillow's raw encoder set on a loaded ``image``, as ``tobytes()`` sets it; ``None`` where this
+    Pillow has no such thing (it is not public API)."""
+    try:
+        encoder = Image._getencoder(image.mode, "raw", image.mode)
+        encoder.setimage(image.im, (0, 0, *image.size))
+    except (AttributeError, TypeError):
+        return None
+    return encoder
+
+
+def write_raw_pixels(image: Image.Image, out: np.ndarray) -> None:
+    """Write ``image``'s raw pixels (the bytes ``image.tobytes()`` returns) into ``out`` (uint8, that size).
+
+    Why not ``tobytes()``: it encodes the image in 64 KiB pieces, joins them into one bytes object,
+    and that object would then be copied into the slab - three passes over a 12 MiB photo, in the
+    main process the pool exists to spare. Driving the raw encoder ``tobytes()`` drives, a piece at a
+    time straight into ``out``, leaves one (the A/B is in ``bench/RESULTS.md``). That encoder is not
+    Pillow's public API, so a Pillow without it falls back to ``tobytes()``, with the same bytes."""
+    image.load()
+    encoder = _raw_encoder(image)
+    if encoder is None:
+        out[:] = np.frombuffer(image.tobytes(), dtype=np.uint8)
+        return
+    piece = max(ENCODE_PIECE, image.size[0] * 4)  # the raw encoder needs room for a whole row
+    offset, errcode = 0, 0
+    try:
+        while errcode == 0:
+            _consumed, errcode, data = encoder.encode(piece)
+            out[offset : offset + len(data)] = np.frombuffer(data, dtype=np.uint8)
+            offset += len(data)
+    finally:
+        getattr(encoder, "cleanup", lambda: None)()
+    if errcode < 0 or offset != out.size:
+        raise RuntimeError(
+            f"raw encoder error {errcode} after {offset} of {out.size} bytes ({image.mode} {image.size})"
+        )
+
+
 def pack_images(raws: list[list], ring: SlabRing | None) -> tuple[list[list], SlabTicket | None]:
     """In the main process: put the PIL images of a batch's samples (``raws``, one list per sample)
     into a slab of ``ring`` and replace each by its ``PackedImage``. Returns ``raws`` untouched and no
@@ -227,10 +267,10 @@ def pack_images(raws: list[list], ring: SlabRing | None) -> tuple[list[list], Sl
         out = []
         for value in raw:
             if _packable(value):
-                pixels = value.tobytes()
-                slab[offset : offset + len(pixels)] = np.frombuffer(pixels, dtype=np.uint8)
+                nbytes = _raw_nbytes(value.mode, value.size)
+                write_raw_pixels(value, slab[offset : offset + nbytes])
                 out.append(PackedImage(offset, value.mode, value.size))
-                offset += _aligned(len(pixels))
+                offset += _aligned(nbytes)
             else:
                 out.append(value)
         packed.append(out)
