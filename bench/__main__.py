@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="passes over the worker counts; ratios are per pass, their median is reported; default 3 cpu / 1 cuda",
     )
+    parser.add_argument(
+        "--preprocess-min-seconds",
+        type=float,
+        default=3.0,
+        help="each timed stream goes over the workload's batches in whole passes until this long, so the "
+        "pipeline's one fill and drain weigh as little as in a long run; 0 = one pass",
+    )
     parser.add_argument("--preprocess-only", action="store_true", help="only the preprocessing ceiling")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--no-append", action="store_true", help="print only; leave RESULTS.md alone")
@@ -96,6 +103,7 @@ def options_from(args: argparse.Namespace) -> Options:
         ),
         preprocess_samples=args.preprocess_samples or (64 if cuda else 36),
         preprocess_rounds=args.preprocess_rounds or (1 if cuda else 3),
+        preprocess_min_seconds=args.preprocess_min_seconds,
         preprocess_only=args.preprocess_only,
     )
 
@@ -111,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     prep_settings = (
         f"preprocessing: {options.preprocess_samples} samples/workload, batch size {options.batch_size}, "
-        f"workers {list(options.preprocess_workers)}, {options.preprocess_rounds} round(s), pixels handed back "
+        f"workers {list(options.preprocess_workers)}, {options.preprocess_rounds} round(s), each timed stream "
+        f"at least {options.preprocess_min_seconds:g} s in whole passes, pixels handed back "
         f"as uint8 (finished to {options.dtype} where the model runs); load average before the run {load_before[0]:.1f} / "
         f"{load_before[1]:.1f} / {load_before[2]:.1f}"
     )

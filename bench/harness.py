@@ -59,6 +59,7 @@ class Options:
     preprocess_workers: tuple[int, ...] = ()  # worker counts of the ceiling; () = skip it
     preprocess_samples: int = 12
     preprocess_rounds: int = 1
+    preprocess_min_seconds: float = 0.0  # each timed stream passes over its batches at least this long
     preprocess_only: bool = False
 
 
@@ -117,6 +118,7 @@ def run_preprocessing(options: Options, checkpoint: Path) -> list[PrepMeasuremen
         batch_size=options.batch_size,
         dtype=getattr(torch, options.dtype),
         rounds=options.preprocess_rounds,
+        min_seconds=options.preprocess_min_seconds,
     )
 
 

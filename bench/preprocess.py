@@ -61,18 +61,24 @@ class PrepMeasurement:
     main_cpu_s: float  # this process's CPU over the timed loop, all its threads: dataset reads, job
     # pickling, receiving the tensors (with 0 workers: the whole preparation); the serial share
     returned_bytes: int  # encoded tensors handed back (pixel values dominate)
-    pickled_bytes: int  # jobs sent to workers (PIL images travel as raw pixels)
+    pickled_bytes: int  # one pass's jobs pickled (what travels to workers without an inbound slab)
     pickle_s: float  # time to pickle those jobs once, in this process
     round: int = 0  # which pass over the worker counts (rounds interleave them to share drift)
     finish_s: float | None = None  # uint8 -> dtype on this CPU, all samples (in-process row only)
+    passes: int = 1  # times the timed stream went over the workload's batches (``min_seconds``)
+
+    @property
+    def prepared(self) -> int:
+        """Samples prepared in the timed stream: the workload's, once per pass."""
+        return self.samples * self.passes
 
     @property
     def samples_per_s(self) -> float:
-        return self.samples / self.wall_s
+        return self.prepared / self.wall_s
 
     @property
     def cpu_s_per_sample(self) -> float:
-        return self.worker_cpu_s / self.samples
+        return self.worker_cpu_s / self.prepared
 
 
 @dataclass
@@ -126,20 +132,34 @@ def measure_workload(
     batch_size: int,
     dtype: torch.dtype = torch.float32,
     round_: int = 0,
+    min_seconds: float = 0.0,
 ) -> PrepMeasurement:
+    """One timed stream of the workload's batches through ``workers`` (0: this process). The stream
+    goes over the batches in whole passes until ``min_seconds`` have gone by when a pass has been
+    handed out: the pipeline fills once and drains once per stream, as in a run, and a stream of a
+    second or two (36 single images on 2 workers) would count that fill (the first batch of each
+    worker waits for the main process to read and hand out the ones before it) as a tenth of its
+    time, where a long run does not."""
     view = _view(pretrained, batch_size, workload.docs)
     requests = requests_for(workload, max_new_tokens=1)
     batches = _batches(view, requests)
     all_jobs = [_jobs(view, requests, batch) for batch in batches]
-    start = time.perf_counter()
+    pickle_start = time.perf_counter()
     payload = pickle.dumps(all_jobs)
-    pickle_s = time.perf_counter() - start
+    pickle_s = time.perf_counter() - pickle_start
     cpu_s = 0.0
     returned = 0
+    passes = 0
 
     def stream():
-        for i, batch in enumerate(batches):
-            yield i, _jobs(view, requests, batch)
+        nonlocal passes
+        while True:
+            for i, batch in enumerate(batches):
+                yield i, _jobs(view, requests, batch)
+            passes += 1
+            # ``start`` and ``finish_s`` are the timed stream's, set below: its time as its wall counts it
+            if time.perf_counter() - start - (finish_s or 0.0) >= min_seconds:
+                return
 
     finish_s = None
     if workers == 0:
@@ -193,6 +213,7 @@ def measure_workload(
         pickle_s=pickle_s,
         round=round_,
         finish_s=finish_s,
+        passes=passes,
     )
 
 
@@ -208,6 +229,7 @@ def measure(
     batch_size: int,
     dtype: torch.dtype = torch.float32,
     rounds: int = 1,
+    min_seconds: float = 0.0,
 ) -> list[PrepMeasurement]:
     """Every workload at every worker count, ``rounds`` times. A round measures the counts one
     after the other, so a drift of the machine's speed (other tenants, clock changes) lands on
@@ -220,6 +242,7 @@ def measure(
             batch_size=batch_size,
             dtype=dtype,
             round_=round_,
+            min_seconds=min_seconds,
         )
         for workload in workloads
         for round_ in range(rounds)

@@ -216,14 +216,14 @@ def format_preprocessing(
         first = rows[0]
         lines.append(
             f"| {workload} | {workers} | {median(m.samples_per_s for m in rows):.2f} | {ratio} | "
-            f"{cpu_per_sample:.3f} | {per_core} | {median(1000 * m.main_cpu_s / m.samples for m in rows):.1f} | "
+            f"{cpu_per_sample:.3f} | {per_core} | {median(1000 * m.main_cpu_s / m.prepared for m in rows):.1f} | "
             f"{first.pickled_bytes / first.samples / 2**20:.2f} MiB in {1000 * first.pickle_s / first.samples:.1f} ms | "
-            f"{first.returned_bytes / first.samples / 2**20:.2f} MiB |"
+            f"{first.returned_bytes / first.prepared / 2**20:.2f} MiB |"
         )
     finishing = {}
     for m in prep:
         if m.finish_s is not None:
-            finishing.setdefault(m.workload, []).append(1000 * m.finish_s / m.samples)
+            finishing.setdefault(m.workload, []).append(1000 * m.finish_s / m.prepared)
     if finishing:
         lines += [
             "",

@@ -187,6 +187,23 @@ def test_preprocessing_ceiling_runs_the_adapters_preparation_beside_the_model_ra
         assert row.endswith(("| model |", "| preprocessing |")), row
 
 
+def test_a_timed_stream_goes_over_whole_passes_until_its_minimum_time(result):
+    from bench import workloads
+    from bench.preprocess import measure_workload
+
+    load = workloads.single_image(2)
+    kwargs = {"pretrained": str(result.checkpoint), "batch_size": 2}
+    once = measure_workload(load, 0, **kwargs)
+    assert once.passes == 1 and once.prepared == 2
+    # a minimum of three passes' time: whole passes (the rule is checked when a pass is handed out),
+    # at least as long as asked, every pass the same work
+    several = measure_workload(load, 0, min_seconds=3 * once.wall_s, **kwargs)
+    assert several.passes >= 2 and several.prepared == 2 * several.passes
+    assert several.wall_s >= 3 * once.wall_s
+    assert several.returned_bytes == several.passes * once.returned_bytes
+    assert several.samples_per_s == pytest.approx(several.prepared / several.wall_s)
+
+
 def test_ratios_are_taken_within_a_round_and_their_median_reported():
     from bench.preprocess import PrepMeasurement
     from bench.report import format_preprocessing
