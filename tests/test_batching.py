@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -126,3 +128,33 @@ def test_plan_groups_by_modality_and_settings_longest_first():
     batches = [[item.index for item in batch] for batch in plan_batches(items, batch_size=2)]
     assert sorted(batches) == sorted([[2, 4], [0], [3], [1], [5]])
     assert all(len(batch) <= 2 for batch in batches)
+
+
+def test_ctrl_c_in_the_model_step_drops_the_batches_not_yet_prepared(tiny_ov_dir, docs, monkeypatch):
+    """The prefetch thread's stream is closed as the interrupt leaves ``generate_until``: the batch
+    being prepared finishes (a thread cannot be stopped), the queued one is never prepared (shutting
+    the thread's executor down without cancelling prepared it for nobody), and no prefetch thread
+    outlives the call."""
+    model = LlavaOneVision(
+        pretrained=str(tiny_ov_dir), device="cpu", dtype="float32", batch_size=1, prefetch_batches=2
+    )
+    attach_docs(model, docs[:5])
+    prepared: list[int] = []
+    prepare = model._prepare_and_encode
+
+    def slow_second(requests, batch, outputs, failed_value):
+        prepared.append(batch[0].index)
+        if len(prepared) == 2:
+            time.sleep(0.5)  # still preparing when the model step is interrupted
+        return prepare(requests, batch, outputs, failed_value)
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "_prepare_and_encode", slow_second)
+    monkeypatch.setattr(model, "_generate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.generate_until([gen_request(i, "Describe it.") for i in range(5)])
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("ov-eval-prefetch")]
+    time.sleep(1.0)
+    assert 1 <= len(prepared) <= 2  # the first batch, and the second if the thread had started it

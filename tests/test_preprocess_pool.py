@@ -160,7 +160,7 @@ def _worker_pids(child: subprocess.Popen) -> list[int]:
     for line in child.stdout:
         if line.startswith("PIDS"):
             return [int(pid) for pid in line.split()[1:]]
-    raise AssertionError(f"child printed no PIDS line: {child.stderr.read()[-2000:]}")
+    raise AssertionError(f"child printed no PIDS line: {child.stderr.read()[-2000:] if child.stderr else ''}")
 
 
 def _gone(pids: list[int], within_s: float) -> bool:
@@ -189,6 +189,33 @@ def test_ctrl_c_stops_the_workers_without_waiting_for_their_batches():
     start = time.monotonic()
     assert child.wait(timeout=25) == 130, child.stderr.read()[-2000:]
     assert time.monotonic() - start < 20  # the workers were sleeping 30 s: they were terminated
+    assert _gone(pids, within_s=5)
+
+
+def test_ctrl_c_in_the_model_step_stops_the_workers_without_waiting_for_their_batches(tiny_ov_dir, tmp_path):
+    """Ctrl-C in the adapter's model step (the main process, outside the pool's generator) closes the
+    batch stream, which terminates the workers at once, not at interpreter exit after their 30-s
+    batches; nothing is left behind."""
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, str(TESTS / "interrupted_adapter.py"), str(tiny_ov_dir)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=_env_with_tests_importable(),
+        )
+        try:
+            pids = _worker_pids(child)
+            assert len(pids) == 2
+            child.send_signal(signal.SIGINT)
+            start = time.monotonic()
+            code = child.wait(timeout=60)
+            took = time.monotonic() - start
+        finally:
+            child.kill()
+    log = (tmp_path / "stderr.txt").read_text()[-2000:]
+    assert code == 130 and "INTERRUPTED" in child.stdout.read(), log
+    assert took < 20, log  # the workers' batches had 30 s to go: they were terminated
     assert _gone(pids, within_s=5)
 
 

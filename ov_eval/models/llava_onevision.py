@@ -37,6 +37,7 @@ import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -193,13 +194,14 @@ class LlavaOneVision(lmms):
             except SampleError as exc:
                 outputs[index] = self._record_failure(request, exc.cause)
         batches = self._progress(plan_batches(planned, self.batch_size), "generate_until")
-        for batch, samples, encoded in self._prepared_batches(requests, batches, outputs):
-            gen_kwargs = requests[batch[0].index].args[1]
-            run = partial(self._generate, gen_kwargs=gen_kwargs, encoded=encoded, encoded_for=samples)
-            for sample, result in zip(samples, self._isolating_failures(samples, run), strict=True):
-                if isinstance(result, SampleError):
-                    result = self._record_failure(requests[sample.index], result.cause)
-                outputs[sample.index] = result
+        with closing(self._prepared_batches(requests, batches, outputs)) as prepared:
+            for batch, samples, encoded in prepared:
+                gen_kwargs = requests[batch[0].index].args[1]
+                run = partial(self._generate, gen_kwargs=gen_kwargs, encoded=encoded, encoded_for=samples)
+                for sample, result in zip(samples, self._isolating_failures(samples, run), strict=True):
+                    if isinstance(result, SampleError):
+                        result = self._record_failure(requests[sample.index], result.cause)
+                    outputs[sample.index] = result
         return [text if text is not None else "" for text in outputs]
 
     def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
@@ -214,15 +216,14 @@ class LlavaOneVision(lmms):
                 outputs[index] = FAILED_LOGLIKELIHOOD
         batches = self._progress(plan_batches(planned, self.batch_size), "loglikelihood")
         failed = FAILED_LOGLIKELIHOOD
-        for _batch, samples, encoded in self._prepared_batches(
-            requests, batches, outputs, failed_value=failed
-        ):
-            run = partial(self._score_continuations, encoded=encoded, encoded_for=samples)
-            for sample, result in zip(samples, self._isolating_failures(samples, run), strict=True):
-                if isinstance(result, SampleError):
-                    self._record_failure(requests[sample.index], result.cause)
-                    result = failed
-                outputs[sample.index] = result
+        with closing(self._prepared_batches(requests, batches, outputs, failed_value=failed)) as prepared:
+            for _batch, samples, encoded in prepared:
+                run = partial(self._score_continuations, encoded=encoded, encoded_for=samples)
+                for sample, result in zip(samples, self._isolating_failures(samples, run), strict=True):
+                    if isinstance(result, SampleError):
+                        self._record_failure(requests[sample.index], result.cause)
+                        result = failed
+                    outputs[sample.index] = result
         return [value if value is not None else FAILED_LOGLIKELIHOOD for value in outputs]
 
     def generate_until_multi_round(self, requests: list[Instance]) -> list[list[str]]:
@@ -478,6 +479,11 @@ class LlavaOneVision(lmms):
         The thread uses its own processor copy: a fast tokenizer must not be used by
         two threads at once ("Already borrowed"). With ``preprocess_workers`` > 0 the
         same work runs in a pool of worker processes instead (``_pool_prepared_batches``).
+
+        Callers hold it in ``contextlib.closing``: an exception or Ctrl-C in their model step closes
+        it then and there, not whenever the generator happens to be collected, and closing it drops
+        the batches not yet started (pool workers are terminated, the prefetch thread's queue is
+        cancelled) rather than preparing them for nobody.
         """
         if self.preprocess_workers > 0:
             yield from self._pool_prepared_batches(requests, batches, outputs, failed_value)
@@ -490,15 +496,16 @@ class LlavaOneVision(lmms):
             self._prefetch_processor = copy.deepcopy(self.processor)
         upcoming = iter(batches)
         pending: deque = deque()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ov-eval-prefetch") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ov-eval-prefetch")
 
-            def submit_next() -> None:
-                batch = next(upcoming, None)
-                if batch is not None:
-                    pending.append(
-                        (batch, pool.submit(self._prepare_and_encode, requests, batch, outputs, failed_value))
-                    )
+        def submit_next() -> None:
+            batch = next(upcoming, None)
+            if batch is not None:
+                pending.append(
+                    (batch, pool.submit(self._prepare_and_encode, requests, batch, outputs, failed_value))
+                )
 
+        try:
             for _ in range(self.args.prefetch_batches):
                 submit_next()
             while pending:
@@ -506,6 +513,10 @@ class LlavaOneVision(lmms):
                 submit_next()
                 samples, encoded = future.result()
                 yield batch, samples, encoded
+        finally:
+            # closed early: the batch being prepared finishes (a thread cannot be stopped), the
+            # queued ones are dropped; after a full pass there is nothing left to cancel
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _sample_jobs(self, requests, batch: list[PlannedRequest]) -> list[tuple[int, SampleJob | str]]:
         """Each sample's inputs read from the dataset (which lives in this process), as plain data a
@@ -569,17 +580,18 @@ class LlavaOneVision(lmms):
             return prepare_isolated(pool, payload, WORKER_DIED)
 
         in_flight = batches_in_flight(self.preprocess_workers, self.args.prefetch_batches)
-        for (batch, jobs), result in pool.ordered(payloads(), in_flight, on_broken):
-            outcomes = iter(result.outcomes)
-            samples = []
-            for index, job in jobs:
-                outcome = job if isinstance(job, str) else next(outcomes)
-                if isinstance(outcome, PreparedSample):
-                    outcome.job = job
-                    samples.append(outcome)
-                    continue
-                self._fail_prepared(requests, index, outcome, outputs, failed_value)
-            yield batch, samples, torch_tensors(result.encoded)
+        with closing(pool.ordered(payloads(), in_flight, on_broken)) as stream:  # closed early: workers stop
+            for (batch, jobs), result in stream:
+                outcomes = iter(result.outcomes)
+                samples = []
+                for index, job in jobs:
+                    outcome = job if isinstance(job, str) else next(outcomes)
+                    if isinstance(outcome, PreparedSample):
+                        outcome.job = job
+                        samples.append(outcome)
+                        continue
+                    self._fail_prepared(requests, index, outcome, outputs, failed_value)
+                yield batch, samples, torch_tensors(result.encoded)
 
     def _generation_config(self, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
         """The task's settings as the original driver applies them: greedy unless ``do_sample``
