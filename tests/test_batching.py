@@ -145,7 +145,7 @@ def test_ctrl_c_in_the_model_step_drops_the_batches_not_yet_prepared(tiny_ov_dir
     def slow_second(requests, batch, outputs, failed_value):
         prepared.append(batch[0].index)
         if len(prepared) == 2:
-            time.sleep(0.5)  # still preparing when the model step is interrupted
+            time.sleep(2.0)  # still preparing when the model step is interrupted
         return prepare(requests, batch, outputs, failed_value)
 
     def interrupted(*_args, **_kwargs):
@@ -155,6 +155,6 @@ def test_ctrl_c_in_the_model_step_drops_the_batches_not_yet_prepared(tiny_ov_dir
     monkeypatch.setattr(model, "_generate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         model.generate_until([gen_request(i, "Describe it.") for i in range(5)])
+    # the thread was joined on the way out: nothing more can be prepared after this point
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("ov-eval-prefetch")]
-    time.sleep(1.0)
     assert 1 <= len(prepared) <= 2  # the first batch, and the second if the thread had started it
