@@ -224,9 +224,10 @@ def write_raw_pixels(image: Image.Image, out: np.ndarray) -> None:
 
     Why not ``tobytes()``: it encodes the image in 64 KiB pieces, joins them into one bytes object,
     and that object would then be copied into the slab - three passes over a 12 MiB photo, in the
-    main process the pool exists to spare. Driving the raw encoder ``tobytes()`` drives, a piece at a
-    time straight into ``out``, leaves one (the A/B is in ``bench/RESULTS.md``). That encoder is not
-    Pillow's public API, so a Pillow without it falls back to ``tobytes()``, with the same bytes."""
+    main process the pool exists to spare. Driving the raw encoder ``tobytes()`` drives and copying
+    each 1 MiB piece into ``out`` while it is still in cache leaves one pass over memory (before and
+    after are in ``bench/RESULTS.md``). That encoder is not Pillow's public API, so a Pillow without
+    it falls back to ``tobytes()``, with the same bytes."""
     image.load()
     encoder = _raw_encoder(image)
     if encoder is None:
