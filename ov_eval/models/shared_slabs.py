@@ -268,10 +268,10 @@ def pack_images(raws: list[list], ring: SlabRing | None) -> tuple[list[list], Sl
         out = []
         for value in raw:
             if _packable(value):
-                nbytes = _raw_nbytes(value.mode, value.size)
-                write_raw_pixels(value, slab[offset : offset + nbytes])
-                out.append(PackedImage(offset, value.mode, value.size))
-                offset += _aligned(nbytes)
+                place = PackedImage(offset, value.mode, value.size)
+                write_raw_pixels(value, slab[offset : offset + place.nbytes])
+                out.append(place)
+                offset += _aligned(place.nbytes)
             else:
                 out.append(value)
         packed.append(out)
