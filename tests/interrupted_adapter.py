@@ -7,11 +7,11 @@ import this module by name (the adapter class travels to them), so ``tests`` mus
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 
 from adapter_helpers import attach_docs, gen_request, random_image
+from pool_helpers import ctrl_c_as_in_a_terminal
 
 from ov_eval.models.llava_onevision import LlavaOneVision
 
@@ -32,9 +32,7 @@ class SlowWorkersAdapter(LlavaOneVision):
 
 
 def main(checkpoint: str) -> None:
-    # as in a terminal: a process started in the background of a non-interactive shell inherits an
-    # ignored SIGINT, and Python then installs no KeyboardInterrupt handler
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    ctrl_c_as_in_a_terminal()
     model = SlowWorkersAdapter(
         pretrained=checkpoint, device="cpu", dtype="float32", batch_size=1, preprocess_workers=2
     )

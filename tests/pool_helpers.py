@@ -110,12 +110,16 @@ def where_a_large_block_lives(megabytes: int) -> tuple[int, int]:
     return mapped, mallinfo2().fordblks
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """Child processes of the Ctrl-C tests: a process started in the background of a non-interactive
+    shell inherits an ignored SIGINT, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_and_hang(mode: str) -> None:
     """Child-process body for the shutdown tests: start 2 workers on slow payloads, print their pids,
     then get killed (``kill``: SIGKILL from the test) or interrupted (``interrupt``: SIGINT)."""
-    # as in a terminal: a process started in the background of a non-interactive shell inherits an
-    # ignored SIGINT, and Python then installs no KeyboardInterrupt handler
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    ctrl_c_as_in_a_terminal()
     pool = PreprocessPool(2, Echo, ())
     items = ((i, ("sleep", 30.0 if i else 0.0, i)) for i in range(10))
     stream = pool.ordered(items, in_flight=3, on_broken=lambda key, payload: None)

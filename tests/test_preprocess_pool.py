@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -146,11 +147,12 @@ def test_a_workers_tokenizer_starts_no_threads_of_its_own(tiny_ov_dir, monkeypat
     assert started == 0
 
 
-def _child(mode: str) -> subprocess.Popen:
+def _child(*args: str, script: str = "pool_helpers.py", stderr: Any = subprocess.PIPE) -> subprocess.Popen:
+    """``python tests/<script> <args>``, its stdout read by the test (``_worker_pids``)."""
     return subprocess.Popen(
-        [sys.executable, str(TESTS / "pool_helpers.py"), mode],
+        [sys.executable, str(TESTS / script), *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env=_env_with_tests_importable(),
     )
@@ -197,13 +199,7 @@ def test_ctrl_c_in_the_model_step_stops_the_workers_without_waiting_for_their_ba
     batch stream, which terminates the workers at once, not at interpreter exit after their 30-s
     batches; nothing is left behind."""
     with open(tmp_path / "stderr.txt", "w") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, str(TESTS / "interrupted_adapter.py"), str(tiny_ov_dir)],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=_env_with_tests_importable(),
-        )
+        child = _child(str(tiny_ov_dir), script="interrupted_adapter.py", stderr=stderr)
         try:
             pids = _worker_pids(child)
             assert len(pids) == 2
